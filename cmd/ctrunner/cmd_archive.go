@@ -1,0 +1,213 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"ctrunner/feed"
+	"ctrunner/snapshot"
+	"ctrunner/store"
+)
+
+func archiveCommand(io streams) *cli.Command {
+	return &cli.Command{
+		Name:  "archive",
+		Usage: "fetch elections and commit them to the archive",
+		Description: "Fetches the election list and each chosen election (default: ALL) as a\n" +
+			"consistent set of documents, then commits every one that changed since its\n" +
+			"latest snapshot. Prints one line per election on stdout. If any election\n" +
+			"fails, nothing is stored unless --keep-going is given.",
+		Flags: append([]cli.Flag{
+			storeFlag("dest"),
+			&cli.StringSliceFlag{
+				Name:    "election",
+				Aliases: []string{"e"},
+				Usage:   "election ID to archive, or ALL (repeatable)",
+				Value:   cli.NewStringSlice("ALL"),
+			},
+			&cli.IntFlag{Name: "jobs", Usage: "elections fetched at once", Value: 4},
+			&cli.BoolFlag{
+				Name:  "keep-going",
+				Usage: "store the elections that were fetched even if others failed",
+			},
+		}, apiFlags()...),
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			return runArchive(c, io)
+		},
+	}
+}
+
+func runArchive(c *cli.Context, io streams) error {
+	client, err := newClient(c, io)
+	if err != nil {
+		return err
+	}
+	listRaw, list, err := fetchElectionList(c, client)
+	listFetchedAt := time.Now().UTC()
+	if err != nil {
+		return err
+	}
+	ids, err := chosenElections(c.StringSlice("election"), list, io)
+	if err != nil {
+		return err
+	}
+
+	progress := progressBar(io)
+	results := fetchAll(c.Context, client, ids, c.Int("jobs"), progress)
+	if progress != nil {
+		fmt.Fprint(io.stderr, "\r\033[K")
+	}
+
+	var failed []fetchResult
+	for _, r := range results {
+		if r.err != nil {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 && !c.Bool("keep-going") {
+		return fetchFailure(failed, len(results), io)
+	}
+	for _, r := range failed {
+		io.warnf("election %s: %v", r.id, r.err)
+	}
+
+	st, err := store.Open(c.String("store"), store.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	added, err := st.PutElectionList(c.Context, listRaw, listFetchedAt, c.String("api"))
+	if err != nil {
+		return fmt.Errorf("storing the election list: %w", err)
+	}
+	if added {
+		io.warnf("election list: new snapshot (%d elections)", len(list))
+	}
+	for _, r := range results {
+		if r.err != nil {
+			continue
+		}
+		e, added, err := st.Put(c.Context, r.snapshot)
+		if err != nil {
+			return fmt.Errorf("storing election %s version %s: %w", r.id, r.snapshot.Version, err)
+		}
+		if added {
+			fmt.Fprintf(io.stdout, "election %s version %s: new snapshot %s\n", r.id, e.Version, e.ID.Short())
+		} else {
+			fmt.Fprintf(io.stdout, "election %s version %s: unchanged (%s)\n", r.id, e.Version, e.ID.Short())
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d elections failed (see above); the others were stored", len(failed), len(results))
+	}
+	return nil
+}
+
+// chosenElections turns the --election values into a sorted list of IDs.
+// ALL means every election in the list. An ID missing from the list is
+// still tried, with a warning.
+func chosenElections(values []string, list []snapshot.ElectionListEntry, io streams) ([]snapshot.ElectionID, error) {
+	listed := make(map[snapshot.ElectionID]bool, len(list))
+	for _, e := range list {
+		listed[e.ID] = true
+	}
+	seen := map[snapshot.ElectionID]bool{}
+	var ids []snapshot.ElectionID
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if strings.EqualFold(part, "ALL") {
+				for _, e := range list {
+					if !seen[e.ID] {
+						seen[e.ID] = true
+						ids = append(ids, e.ID)
+					}
+				}
+				continue
+			}
+			id, err := snapshot.ParseElectionID(part)
+			if err != nil {
+				return nil, usagef("archive: --election: %v", err)
+			}
+			if !listed[id] {
+				io.warnf("warning: election %s is not in the election list; trying it anyway", id)
+			}
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+	}
+	sortElectionIDs(ids)
+	return ids, nil
+}
+
+// fetchFailure reports failed fetches: each on its own line when there are
+// several, and one summary error.
+func fetchFailure(failed []fetchResult, total int, io streams) error {
+	if len(failed) == 1 {
+		return fmt.Errorf("election %s: %w (nothing was stored)", failed[0].id, failed[0].err)
+	}
+	var names []string
+	for _, r := range failed {
+		io.warnf("election %s: %v", r.id, r.err)
+		names = append(names, string(r.id))
+	}
+	return fmt.Errorf("%d of %d elections failed (%s); nothing was stored (use --keep-going to store the rest)",
+		len(failed), total, strings.Join(names, ", "))
+}
+
+// progressBar returns a progress callback drawing on stderr when stderr is
+// a terminal, and nil otherwise.
+func progressBar(io streams) func(done, total int) {
+	f, ok := io.stderr.(*os.File)
+	if !ok {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(done, total int) {
+		const width = 30
+		filled := width * done / total
+		fmt.Fprintf(f, "\r[%s%s] %d/%d elections", strings.Repeat("#", filled),
+			strings.Repeat(" ", width-filled), done, total)
+	}
+}
+
+// fetchElectionList fetches and decodes the election list.
+func fetchElectionList(c *cli.Context, client *feed.Client) ([]byte, []snapshot.ElectionListEntry, error) {
+	raw, err := client.ElectionList(c.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, err := snapshot.DecodeElectionList(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("election list from %s: %w", c.String("api"), err)
+	}
+	return raw, list, nil
+}
+
+// listedElections fetches the election list and returns its IDs in
+// numeric order.
+func listedElections(c *cli.Context, client *feed.Client) ([]snapshot.ElectionID, error) {
+	_, list, err := fetchElectionList(c, client)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]snapshot.ElectionID, 0, len(list))
+	for _, e := range list {
+		ids = append(ids, e.ID)
+	}
+	sortElectionIDs(ids)
+	return ids, nil
+}

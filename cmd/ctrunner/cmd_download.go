@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"ctrunner/legacy"
+	"ctrunner/snapshot"
+)
+
+func downloadCommand(io streams) *cli.Command {
+	return &cli.Command{
+		Name:  "download",
+		Usage: "print raw JSON from the API on stdout (as the old tool did)",
+		Description: "--election-list prints Elections.json as served. --election ID prints the\n" +
+			"old tool's wrapper {\"version\": N, \"ElectionData\": …, \"LookupData\": …} of one\n" +
+			"consistent fetch. --all prints a JSON array of such wrappers, one per election.",
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: "election-list", Usage: "print the list of elections"},
+			&cli.StringFlag{Name: "election", Usage: "print one election's data", Aliases: []string{"e"}},
+			&cli.BoolFlag{Name: "all", Usage: "print every election's data"},
+			&cli.IntFlag{Name: "jobs", Usage: "elections fetched at once with --all", Value: 4},
+		}, apiFlags()...),
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			modes := 0
+			for _, set := range []bool{c.Bool("election-list"), c.IsSet("election"), c.Bool("all")} {
+				if set {
+					modes++
+				}
+			}
+			if modes != 1 {
+				return usagef("download: give exactly one of --election-list, --election ID, --all")
+			}
+			client, err := newClient(c, io)
+			if err != nil {
+				return err
+			}
+
+			switch {
+			case c.Bool("election-list"):
+				list, err := client.ElectionList(c.Context)
+				if err != nil {
+					return err
+				}
+				_, err = io.stdout.Write(list)
+				return err
+
+			case c.IsSet("election"):
+				id, err := snapshot.ParseElectionID(c.String("election"))
+				if err != nil {
+					return usagef("download: %v", err)
+				}
+				s, err := fetchElection(c.Context, client, id)
+				if err != nil {
+					return err
+				}
+				wrapper, err := wrapperJSON(s)
+				if err != nil {
+					return err
+				}
+				_, err = io.stdout.Write(wrapper)
+				return err
+			}
+
+			ids, err := listedElections(c, client)
+			if err != nil {
+				return err
+			}
+			var out bytes.Buffer
+			out.WriteString("[")
+			for i, r := range fetchAll(c.Context, client, ids, c.Int("jobs"), nil) {
+				if r.err != nil {
+					return fmt.Errorf("election %s: %w", r.id, r.err)
+				}
+				wrapper, err := wrapperJSON(r.snapshot)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					out.WriteString(",")
+				}
+				out.WriteString("\n")
+				out.Write(wrapper)
+			}
+			out.WriteString("\n]\n")
+			_, err = io.stdout.Write(out.Bytes())
+			return err
+		},
+	}
+}
+
+// wrapperJSON renders a snapshot as the old tool's raw.json. A snapshot
+// imported from the old tool's folder gives back its original bytes.
+func wrapperJSON(s *snapshot.Snapshot) ([]byte, error) {
+	if raw, ok := s.File(snapshot.LegacyRawFile); ok {
+		return raw, nil
+	}
+	ed, okED := s.File(snapshot.ElectionDataFile)
+	ld, okLD := s.File(snapshot.LookupDataFile)
+	if !okED || !okLD {
+		return nil, fmt.Errorf("snapshot %s lacks %s or %s", s.ID().Short(),
+			snapshot.ElectionDataFile, snapshot.LookupDataFile)
+	}
+	return legacy.Wrap(s.Version, ed, ld)
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"ctrunner/legacy"
+	"ctrunner/snapshot"
+	"ctrunner/store"
+)
+
+func importCommand(io streams) *cli.Command {
+	return &cli.Command{
+		Name:      "import",
+		Usage:     "import a folder written by the old tool's 'archive' command",
+		ArgsUsage: "DIR",
+		Description: "Reads DIR/index.json and every DIR/{id}/{version}/raw.json (with its\n" +
+			"results.csv) and stores each version as a snapshot, in version order. The\n" +
+			"old files are kept byte for byte. The old tool recorded no fetch times, so\n" +
+			"a snapshot's time is its raw.json's modification time, and the snapshot\n" +
+			"says so. Importing the same folder twice adds nothing. If any file cannot\n" +
+			"be read, nothing is stored unless --keep-going is given.",
+		Flags: []cli.Flag{
+			storeFlag(),
+			&cli.BoolFlag{Name: "keep-going", Usage: "skip unreadable versions instead of stopping"},
+		},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "the folder to import")
+			if err != nil {
+				return err
+			}
+			return runImport(c, io, dir)
+		},
+	}
+}
+
+func runImport(c *cli.Context, io streams, dir string) error {
+	archive, err := legacy.Open(dir)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+
+	for _, p := range archive.Problems() {
+		io.warnf("warning: skipped %v", p)
+	}
+
+	// Read and check everything before the store is touched.
+	var snaps []*snapshot.Snapshot
+	for _, id := range archive.Elections() {
+		got, err := importElection(archive, abs, id)
+		if err != nil {
+			if !c.Bool("keep-going") {
+				return fmt.Errorf("%w (nothing was stored)", err)
+			}
+			io.warnf("skipping: %v", err)
+		}
+		snaps = append(snaps, got...)
+	}
+	list, listErr := archive.ElectionList()
+
+	st, err := store.Open(c.String("store"), store.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if listErr == nil {
+		at := time.Now().UTC()
+		if fi, err := os.Stat(filepath.Join(abs, "index.json")); err == nil {
+			at = fi.ModTime().UTC()
+		}
+		if _, err := st.PutElectionList(c.Context, list, at, filepath.Join(abs, "index.json")); err != nil {
+			return fmt.Errorf("storing the election list: %w", err)
+		}
+	} else {
+		io.warnf("warning: %v; the election list was not imported", listErr)
+	}
+
+	for _, s := range snaps {
+		id := s.ID()
+		have, err := st.Contains(s.Election, id)
+		if err != nil {
+			return err
+		}
+		if have {
+			fmt.Fprintf(io.stdout, "election %s version %s: already in store (%s)\n", s.Election, s.Version, id.Short())
+			continue
+		}
+		if _, _, err := st.Put(c.Context, s); err != nil {
+			return fmt.Errorf("storing election %s version %s: %w", s.Election, s.Version, err)
+		}
+		fmt.Fprintf(io.stdout, "election %s version %s: imported as %s\n", s.Election, s.Version, id.Short())
+	}
+	return nil
+}
+
+// importElection reads every version of one election from the old tool's
+// folder, oldest version first, plus the election's top-level "latest"
+// copy when it holds something no version folder has.
+func importElection(archive *legacy.Archive, root string, id snapshot.ElectionID) ([]*snapshot.Snapshot, error) {
+	var snaps []*snapshot.Snapshot
+	seen := map[snapshot.Version][]byte{}
+	for _, v := range archive.Versions(id) {
+		rec, err := archive.Read(id, v)
+		if err != nil {
+			return snaps, err
+		}
+		path := filepath.Join(root, string(id), v.String())
+		s, err := importedSnapshot(id, rec, path)
+		if err != nil {
+			return snaps, err
+		}
+		if s.Version != v {
+			return snaps, fmt.Errorf("%s: raw.json says version %s", path, s.Version)
+		}
+		seen[v] = rec.Raw
+		snaps = append(snaps, s)
+	}
+
+	rec, err := archive.Latest(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return snaps, nil
+	}
+	if err != nil {
+		return snaps, err
+	}
+	s, err := importedSnapshot(id, rec, filepath.Join(root, string(id)))
+	if err != nil {
+		return snaps, err
+	}
+	if raw, ok := seen[s.Version]; ok && bytes.Equal(raw, rec.Raw) {
+		return snaps, nil
+	}
+	return append(snaps, s), nil
+}
+
+// importedSnapshot turns one raw.json (and results.csv) of the old tool
+// into a snapshot. The API documents are cut out of the wrapper; the old
+// files themselves are kept byte for byte.
+func importedSnapshot(id snapshot.ElectionID, rec *legacy.Version, path string) (*snapshot.Snapshot, error) {
+	version, ed, ld, err := legacy.Split(rec.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", rec.RawPath, err)
+	}
+	files := []snapshot.File{
+		{Name: snapshot.ElectionDataFile, Data: ed},
+		{Name: snapshot.LookupDataFile, Data: ld},
+		{Name: snapshot.LegacyRawFile, Data: rec.Raw},
+	}
+	if rec.Results != nil {
+		files = append(files, snapshot.File{Name: snapshot.LegacyResultsFile, Data: rec.Results})
+	}
+	s := snapshot.New(snapshot.Meta{
+		Election:   id,
+		Version:    version,
+		FetchedAt:  rec.ModTime.UTC(),
+		Source:     snapshot.Imported,
+		SourceURL:  path,
+		TimeSource: "modification time of raw.json",
+	}, files)
+	if err := checkDocuments(s); err != nil {
+		return nil, fmt.Errorf("%s: %w", rec.RawPath, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"ctrunner/feed"
+	"ctrunner/store"
+)
+
+// defaultStore is the archive folder used when neither --store nor
+// CTRUNNER_STORE is given: a folder in the current directory.
+const defaultStore = "ctrunner-archive"
+
+func storeFlag(aliases ...string) cli.Flag {
+	return &cli.StringFlag{
+		Name:    "store",
+		Aliases: aliases,
+		Usage:   "archive folder (a bare git repository)",
+		EnvVars: []string{"CTRUNNER_STORE"},
+		Value:   defaultStore,
+	}
+}
+
+func apiFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{
+			Name:    "api",
+			Usage:   "base URL of the election night reporting API",
+			EnvVars: []string{"CTRUNNER_API"},
+			Value:   feed.DefaultBaseURL,
+		},
+		&cli.StringFlag{
+			Name:  "user-agent",
+			Usage: "User-Agent header sent with every request (default: ctrunner/VERSION)",
+		},
+		&cli.DurationFlag{
+			Name:  "timeout",
+			Usage: "give up on one request after this long",
+			Value: 30 * time.Second,
+		},
+		&cli.IntFlag{
+			Name:  "retries",
+			Usage: "retries of one request after network errors, 429 and 5xx",
+			Value: 4,
+		},
+	}
+}
+
+// newClient builds the API client from the command's flags. Retries are
+// reported on stderr.
+func newClient(c *cli.Context, io streams) (*feed.Client, error) {
+	return feed.New(c.String("api"), feed.Options{
+		UserAgent: c.String("user-agent"),
+		Timeout:   c.Duration("timeout"),
+		Retries:   c.Int("retries"),
+		Log:       func(msg string) { io.warnf("%s", msg) },
+	})
+}
+
+// openStore opens the archive named by --store for reading.
+func openStore(c *cli.Context) (store.Store, error) {
+	return store.Open(c.String("store"), store.Options{})
+}
