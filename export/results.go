@@ -123,13 +123,18 @@ func newRowBuilder(ed *snapshot.ElectionData, ld *snapshot.LookupData,
 	return b
 }
 
-// estimateRows guesses the number of rows, to size the slice once.
+// estimateRows counts the vote entries, to size the slice of rows once.
 func (b *rowBuilder) estimateRows() int {
 	n := 0
 	for _, votes := range b.ed.StateVotes.All() {
 		n += len(votes)
 	}
-	return n * (1 + b.ed.TownVotes.Len())
+	for _, offices := range b.ed.TownVotes.All() {
+		for _, votes := range offices.All() {
+			n += len(votes)
+		}
+	}
+	return n
 }
 
 // electionID names the election in warnings.

@@ -127,7 +127,8 @@ func TestResultsKeepsUnknownCodes(t *testing.T) {
 	}
 
 	wantWarnings := []string{
-		"election 80: candidate 999 (office 9) is not in LookupData candidateIds; kept with its code",
+		"election 80: candidate 999 (office 9) is not in LookupData candidateIds; " +
+			"kept with its code",
 		"election 80: party 1099 (candidate 300) is not in LookupData partyIds; kept with its code",
 		"election 80: office 55 is not in LookupData officeList; kept with its code",
 		"election 80: town 77 is in ElectionData townVotes but not in LookupData townIds; " +
@@ -138,7 +139,8 @@ func TestResultsKeepsUnknownCodes(t *testing.T) {
 			"town Andover); kept with empty fields",
 	}
 	if !slices.Equal(warnings, wantWarnings) {
-		t.Errorf("warnings =\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(wantWarnings, "\n"))
+		t.Errorf("warnings =\n%s\nwant\n%s",
+			strings.Join(warnings, "\n"), strings.Join(wantWarnings, "\n"))
 	}
 
 	// A nil callback is allowed.
@@ -162,7 +164,8 @@ func TestResultsEmpty(t *testing.T) {
 	if err := ResultsCSV(&buf, ed, ld, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "office,town,candidate,party,votes,vote_percent\r\n"; got != want {
+	want := "office,town,candidate,party,votes,vote_percent\r\n"
+	if got := buf.String(); got != want {
 		t.Errorf("ResultsCSV of an empty election = %q, want %q", got, want)
 	}
 }

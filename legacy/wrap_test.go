@@ -318,3 +318,53 @@ func normalize(v any) any {
 }
 
 func normString(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+// largest returns the largest recorded raw.json (election 64, 3.5 MB).
+func largest(b *testing.B) []byte {
+	b.Helper()
+	a, err := Open(filepath.Join("..", "testdata", "ct-archive"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := a.Read("64", 5842)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v.Raw
+}
+
+func BenchmarkSplit(b *testing.B) {
+	raw := largest(b)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, _, _, err := Split(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkWrap(b *testing.B) {
+	raw := largest(b)
+	v, ed, ld, err := Split(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := Wrap(v, ed, ld); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	a, err := Open(filepath.Join("..", "testdata", "ct-archive"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := a.Read("64", 5842); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

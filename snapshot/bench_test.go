@@ -10,7 +10,8 @@ import (
 // version in testdata.
 func benchDocuments(b *testing.B, election, version string) (ed, ld []byte) {
 	b.Helper()
-	raw := readMaybeGzip(b, filepath.Join("..", "testdata", "ct-archive", election, version, "raw.json"))
+	path := filepath.Join("..", "testdata", "ct-archive", election, version, "raw.json")
+	raw := readMaybeGzip(b, path)
 	var docs plainDocs
 	if err := json.Unmarshal(raw, &docs); err != nil {
 		b.Fatal(err)

@@ -169,8 +169,11 @@ func checkRecordedWrapper(t *testing.T, file string, raw []byte) {
 		checkVotes(t, file+": townVotes."+town, got, offices)
 	}
 	var edTop struct{ TownVotes, StateVotes json.RawMessage }
-	json.Unmarshal(plain.ElectionData, &edTop)
-	checkKeys(t, file+": townVotes", ed.TownVotes.Keys(), asTownIDs(objectKeys(t, edTop.TownVotes))...)
+	if err := json.Unmarshal(plain.ElectionData, &edTop); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	townVotesKeys := asTownIDs(objectKeys(t, edTop.TownVotes))
+	checkKeys(t, file+": townVotes", ed.TownVotes.Keys(), townVotesKeys...)
 	checkKeys(t, file+": townIds", asStrings(ld.TownIDs.Keys()), objectKeys(t, pld.TownIDs)...)
 	checkKeys(t, file+": partyIds", asStrings(ld.PartyIDs.Keys()), objectKeys(t, pld.PartyIDs)...)
 
@@ -179,7 +182,10 @@ func checkRecordedWrapper(t *testing.T, file string, raw []byte) {
 	}
 	for i, item := range pld.OfficeList {
 		for _, o := range item {
-			if i < len(ld.Offices) && (ld.Offices[i].ID != OfficeID(o.ID) || ld.Offices[i].Name != o.NM) {
+			if i >= len(ld.Offices) {
+				break
+			}
+			if got := ld.Offices[i]; got.ID != OfficeID(o.ID) || got.Name != o.NM {
 				t.Errorf("%s: officeList[%d] = %+v, want %+v", file, i, ld.Offices[i], o)
 			}
 		}
@@ -204,7 +210,8 @@ func asTownIDs(keys []string) []TownID {
 }
 
 // checkVotes compares decoded votes per office with encoding/json's.
-func checkVotes(t *testing.T, what string, got Ordered[OfficeID, []Vote], want map[string][]plainVote) {
+func checkVotes(t *testing.T, what string, got Ordered[OfficeID, []Vote],
+	want map[string][]plainVote) {
 	t.Helper()
 	if got.Len() != len(want) {
 		t.Errorf("%s: %d offices, want %d", what, got.Len(), len(want))
@@ -217,7 +224,8 @@ func checkVotes(t *testing.T, what string, got Ordered[OfficeID, []Vote], want m
 				t.Fatalf("%s.%s: entry with %d keys", what, office, len(e))
 			}
 			for c, v := range e {
-				flat = append(flat, Vote{Candidate: CandidateID(c), Votes: Count(v.V), Share: Percent(v.TO)})
+				v := Vote{Candidate: CandidateID(c), Votes: Count(v.V), Share: Percent(v.TO)}
+				flat = append(flat, v)
 			}
 		}
 		if len(votes) != len(flat) {

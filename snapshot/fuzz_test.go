@@ -13,7 +13,8 @@ func seedDocuments(f *testing.F, docs ...string) {
 		f.Add([]byte(d))
 	}
 	for _, d := range []string{
-		``, `null`, `{}`, `[]`, `{"townVotes": {"1": {"2": [{"3": {"V": "1"}}]}}, "stateVotes": {}}`,
+		``, `null`, `{}`, `[]`,
+		`{"townVotes": {"1": {"2": [{"3": {"V": "1"}}]}}, "stateVotes": {}}`,
 		`{"a": "\ud800"}`, `{"a": [[[[[[]]]]]]}`, `{"a": 1e400}`, "\xEF\xBB\xBF{}", `{"a":"\u00`,
 	} {
 		f.Add([]byte(d))

@@ -414,19 +414,19 @@ func (d *decoder) raw() (json.RawMessage, error) {
 	return d.data[start:d.pos], nil
 }
 
-// skip consumes any JSON value nested depth levels deep.
+// skip consumes any JSON value nested depth levels deep, allocating
+// nothing unless the value is malformed.
 func (d *decoder) skip(depth int) error {
 	if depth > maxDepth {
 		return d.syntaxError(d.pos, "values nested too deeply")
 	}
 	switch c := d.skipSpace(); {
 	case c == '{':
-		return d.objectNotNull(func(string) error { return d.skip(depth + 1) })
+		return d.skipContainer(depth, '}')
 	case c == '[':
-		return d.array(func() error { return d.skip(depth + 1) })
+		return d.skipContainer(depth, ']')
 	case c == '"':
-		_, err := d.skipString()
-		return err
+		return d.skipString()
 	case c == 't':
 		return d.literal("true")
 	case c == 'f':
@@ -439,19 +439,71 @@ func (d *decoder) skip(depth int) error {
 	return d.unexpected("where a value should be")
 }
 
+// skipContainer consumes the object or array at the current position,
+// which closes with the byte end.
+func (d *decoder) skipContainer(depth int, end byte) error {
+	d.pos++
+	if d.skipSpace() == end {
+		d.pos++
+		return nil
+	}
+	for {
+		if end == '}' {
+			if d.skipSpace() != '"' {
+				return d.unexpected("where an object key should be")
+			}
+			if err := d.skipString(); err != nil {
+				return err
+			}
+			if d.skipSpace() != ':' {
+				return d.unexpected("after an object key")
+			}
+			d.pos++
+		}
+		if err := d.skip(depth + 1); err != nil {
+			return err
+		}
+		switch c := d.skipSpace(); {
+		case c == ',':
+			d.pos++
+		case c == end:
+			d.pos++
+			return nil
+		default:
+			return d.unexpected("after a member or element")
+		}
+	}
+}
+
 // skipString consumes a string without building it, checking its escapes.
-func (d *decoder) skipString() (bool, error) {
-	start := d.pos + 1
-	n := bytes.IndexByte(d.data[start:], '"')
-	if n < 0 {
-		return false, d.syntaxError(len(d.data), "unterminated string")
+func (d *decoder) skipString() error {
+	i := d.pos + 1
+	for {
+		q := bytes.IndexByte(d.data[i:], '"')
+		if q < 0 {
+			return d.syntaxError(len(d.data), "unterminated string")
+		}
+		bs := bytes.IndexByte(d.data[i:i+q], '\\')
+		if bs < 0 {
+			d.pos = i + q + 1
+			return nil
+		}
+		i += bs
+		if i+1 >= len(d.data) {
+			return d.syntaxError(len(d.data), "unterminated string")
+		}
+		switch e := d.data[i+1]; e {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i += 2
+		case 'u':
+			if _, ok := hex4(d.data, i+2); !ok {
+				return d.syntaxError(i, "invalid \\u escape in a string")
+			}
+			i += 6
+		default:
+			return d.syntaxError(i, fmt.Sprintf("invalid escape: %q after a backslash", e))
+		}
 	}
-	if bytes.IndexByte(d.data[start:start+n], '\\') < 0 {
-		d.pos = start + n + 1
-		return false, nil
-	}
-	_, err := d.strEscaped(start)
-	return true, err
 }
 
 // extra keeps the value at the current position, a member the decoders do

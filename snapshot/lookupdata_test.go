@@ -76,7 +76,8 @@ func TestDecodeLookupDataQuirks(t *testing.T) {
 		list, _ := ld.TownParties.Get(tt.town)
 		got, ok := list.IDs()
 		if !slices.Equal(got, tt.want) || ok != tt.wantOK {
-			t.Errorf("townParties.%s.IDs() = %q, %v, want %q, %v", tt.town, got, ok, tt.want, tt.wantOK)
+			t.Errorf("townParties.%s.IDs() = %q, %v, want %q, %v",
+				tt.town, got, ok, tt.want, tt.wantOK)
 		}
 	}
 
@@ -125,7 +126,8 @@ func TestDecodeElectionList(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []ElectionListEntry{
-		{ID: "94", Name: "08/13/2024 -- August 2024 Democratic Primary", Default: true, DefaultRaw: "Y"},
+		{ID: "94", Name: "08/13/2024 -- August 2024 Democratic Primary",
+			Default: true, DefaultRaw: "Y"},
 		{ID: "89", Name: `Bridgeport, "Special"`, DefaultRaw: "N"},
 		{ID: "1", Default: true, DefaultRaw: "true"},
 		{ID: "2"},
@@ -135,7 +137,8 @@ func TestDecodeElectionList(t *testing.T) {
 	}
 	for i := range want {
 		g, w := got[i], want[i]
-		if g.ID != w.ID || g.Name != w.Name || g.Default != w.Default || g.DefaultRaw != w.DefaultRaw {
+		if g.ID != w.ID || g.Name != w.Name ||
+			g.Default != w.Default || g.DefaultRaw != w.DefaultRaw {
 			t.Errorf("entry %d = %+v, want %+v", i, g, w)
 		}
 	}

@@ -53,14 +53,15 @@ func TestPercentFloat(t *testing.T) {
 	for _, tt := range tests {
 		got, ok := tt.in.Float()
 		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("Percent(%q).Float() = %v, %v, want %v, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			t.Errorf("Percent(%q).Float() = %v, %v, want %v, %v",
+				tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }
 
 func TestFlagBool(t *testing.T) {
 	tests := []struct {
-		raw           string
+		raw          string
 		want, wantOK bool
 	}{
 		{"true", true, true},
@@ -112,7 +113,8 @@ func TestPartyListIDs(t *testing.T) {
 	for _, tt := range tests {
 		got, ok := tt.in.IDs()
 		if !slices.Equal(got, tt.want) || ok != tt.wantOK || (ok && got == nil) {
-			t.Errorf("PartyList(%q).IDs() = %q, %v, want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			t.Errorf("PartyList(%q).IDs() = %q, %v, want %q, %v",
+				tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }

@@ -26,7 +26,8 @@ func TestParseWrapper(t *testing.T) {
 			continue
 		}
 		if v != tt.want || e == nil || l == nil {
-			t.Errorf("%s: ParseWrapper = %d, %v, %v, want %d and both documents", tt.name, v, e, l, tt.want)
+			t.Errorf("%s: ParseWrapper = %d, %v, %v, want %d and both documents",
+				tt.name, v, e, l, tt.want)
 		}
 		if e != nil && e.Election.PrecinctsReporting != "1 of 2 (50%)" {
 			t.Errorf("%s: ElectionData not decoded: %+v", tt.name, e.Election)

@@ -93,7 +93,7 @@ func Open(dir string, opts Options) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(abs, osfs.WithBoundOS()),
+	st := filesystem.NewStorageWithOptions(osfs.New(abs),
 		cache.NewObjectLRU(objectCacheSize), filesystem.Options{})
 	return &gitStore{
 		dir:      dir,

@@ -515,7 +515,9 @@ func (t *txn) mkdirAll(dir string) error {
 	if err := t.mkdirAll(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	if err := os.Mkdir(dir, 0o777); err != nil {
+	if err := os.Mkdir(dir, 0o777); errors.Is(err, fs.ErrExist) {
+		return nil // not ours to remove
+	} else if err != nil {
 		return fmt.Errorf("making folder: %w", err)
 	}
 	t.dirs = append(t.dirs, dir)

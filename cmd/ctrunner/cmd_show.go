@@ -64,7 +64,11 @@ func showCommand(s streams) *cli.Command {
 			}
 			enc := json.NewEncoder(s.stdout)
 			enc.SetIndent("", "  ")
-			return enc.Encode(summarize(e, snap))
+			sum, err := summarize(e, snap)
+			if err != nil {
+				return err
+			}
+			return enc.Encode(sum)
 		},
 	}
 }
@@ -99,16 +103,45 @@ func resultsCSV(w io.Writer, snap *snapshot.Snapshot, s streams) error {
 	return export.ResultsCSV(w, ed, ld, warn)
 }
 
-// snapshotSummary is what show prints by default.
+// snapshotSummary is what show prints by default: the snapshot's
+// provenance and the election's headline figures.
 type snapshotSummary struct {
 	entryRecord
-	DocumentBytes map[string]int `json:"document_bytes"`
+	DocumentBytes      map[string]int `json:"document_bytes"`
+	ElectionName       string         `json:"election_name"`
+	ElectionDate       string         `json:"election_date"`
+	TownsReporting     string         `json:"towns_reporting"`
+	BallotsCast        string         `json:"ballots_cast"`
+	RegisteredVoters   string         `json:"registered_voters"`
+	TurnoutPercent     string         `json:"turnout_percent"`
+	Offices            int            `json:"offices"`
+	TownsWithVotes     int            `json:"towns_with_votes"`
+	BallotQuestionsFor int            `json:"ballot_question_places"`
 }
 
-func summarize(e store.Entry, snap *snapshot.Snapshot) snapshotSummary {
+func summarize(e store.Entry, snap *snapshot.Snapshot) (snapshotSummary, error) {
 	sum := snapshotSummary{entryRecord: entryJSON(e), DocumentBytes: map[string]int{}}
 	for _, f := range snap.Files {
 		sum.DocumentBytes[f.Name] = len(f.Data)
 	}
-	return sum
+	edRaw, _ := snap.File(snapshot.ElectionDataFile)
+	ldRaw, _ := snap.File(snapshot.LookupDataFile)
+	ed, err := snapshot.DecodeElectionData(edRaw)
+	if err != nil {
+		return sum, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
+	}
+	ld, err := snapshot.DecodeLookupData(ldRaw)
+	if err != nil {
+		return sum, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
+	}
+	sum.ElectionName = ld.Election.Name
+	sum.ElectionDate = ld.Election.Date
+	sum.TownsReporting = ed.Election.TownsReporting
+	sum.BallotsCast = ed.Election.BallotsCast.String()
+	sum.RegisteredVoters = ed.Election.RegisteredVoters.String()
+	sum.TurnoutPercent = ed.Election.Turnout.String()
+	sum.Offices = len(ld.Offices)
+	sum.TownsWithVotes = ed.TownVotes.Len()
+	sum.BallotQuestionsFor = ed.BallotQuestions.Len()
+	return sum, nil
 }

@@ -51,10 +51,14 @@ func apiFlags() []cli.Flag {
 // newClient builds the API client from the command's flags. Retries are
 // reported on stderr.
 func newClient(c *cli.Context, io streams) (*feed.Client, error) {
+	retries := c.Int("retries")
+	if retries == 0 {
+		retries = -1 // feed.Options reads 0 as "the default"
+	}
 	return feed.New(c.String("api"), feed.Options{
 		UserAgent: c.String("user-agent"),
 		Timeout:   c.Duration("timeout"),
-		Retries:   c.Int("retries"),
+		Retries:   retries,
 		Log:       func(msg string) { io.warnf("%s", msg) },
 	})
 }

@@ -21,6 +21,12 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, action string) 
 		json.NewEncoder(w).Encode(s.Requests())
 		return
 	}
+	switch action {
+	case "fault", "version", "move", "reset":
+	default:
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
@@ -48,9 +54,6 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, action string) 
 		}
 	case "reset":
 		s.Reset()
-	default:
-		http.NotFound(w, r)
-		return
 	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
