@@ -501,3 +501,44 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedArchive fetches every election of the full recording, when
+// CTRUNNER_SHARED_ARCHIVE names it, and checks that the fetched documents
+// render back into the recorded raw.json byte for byte.
+func TestSharedArchive(t *testing.T) {
+	dir := os.Getenv("CTRUNNER_SHARED_ARCHIVE")
+	if dir == "" {
+		t.Skip("CTRUNNER_SHARED_ARCHIVE not set")
+	}
+	srv, err := feedtest.Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := feed.New(srv.URL, feed.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := srv.Archive()
+	n := 0
+	c.Elections(context.Background(), a.Elections(), 0,
+		func(id snapshot.ElectionID, s *snapshot.Snapshot, err error) {
+			if err != nil {
+				t.Errorf("Election(%s): %v", id, err)
+				return
+			}
+			rec, err := a.Read(id, s.Version)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ed, _ := s.File(snapshot.ElectionDataFile)
+			ld, _ := s.File(snapshot.LookupDataFile)
+			raw, err := legacy.Wrap(s.Version, ed, ld)
+			if err != nil || !bytes.Equal(raw, rec.Raw) {
+				t.Errorf("Wrap of fetched election %s version %s differs from %s (%v)",
+					id, s.Version, rec.RawPath, err)
+			}
+			n++
+		})
+	t.Logf("fetched and re-wrapped %d elections", n)
+}

@@ -258,10 +258,10 @@ func readVersion(id snapshot.ElectionID, v snapshot.Version, dir string,
 	if err != nil {
 		return nil, err
 	}
-	if !json.Valid(raw) {
-		return nil, fmt.Errorf("%s: not valid JSON", rawPath)
-	}
 	got, err := wrapperVersion(raw)
+	if err != nil && !json.Valid(raw) {
+		return nil, fmt.Errorf("%s: not valid JSON: %w", rawPath, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rawPath, err)
 	}

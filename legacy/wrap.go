@@ -36,30 +36,59 @@ const maxDepth = 1000
 // objects.
 func Wrap(version snapshot.Version, electionData, lookupData []byte) ([]byte, error) {
 	w := &pyWriter{}
-	w.out.Grow(len(electionData)*2 + len(lookupData)*2 + 64)
-	w.out.WriteString("{\n  \"version\": ")
-	w.out.WriteString(strconv.FormatInt(int64(version), 10))
+	w.out.grow(len(electionData)*2 + len(lookupData)*2 + 64)
+	w.out.writeString("{\n  \"version\": ")
+	w.out.writeString(strconv.FormatInt(int64(version), 10))
 	for _, doc := range []struct {
 		key  string
 		data []byte
 	}{{keyElectionData, electionData}, {keyLookupData, lookupData}} {
-		w.out.WriteString(",\n  \"")
-		w.out.WriteString(doc.key)
-		w.out.WriteString("\": ")
+		w.out.writeString(",\n  \"")
+		w.out.writeString(doc.key)
+		w.out.writeString("\": ")
 		if err := w.document(doc.data); err != nil {
 			return nil, fmt.Errorf("rendering %s: %w", doc.key, err)
 		}
 	}
-	w.out.WriteString("\n}")
-	return w.out.Bytes(), nil
+	w.out.writeString("\n}")
+	return w.out.bytes(), nil
 }
 
 // pyWriter re-renders JSON in the layout of Python's json.dumps(indent=2)
-// in one pass over the input.
+// in one pass over the input. With out.discard set it only checks the
+// syntax, as strictly as encoding/json.
 type pyWriter struct {
 	in  []byte
 	pos int
-	out bytes.Buffer
+	out sink
+}
+
+// sink collects output unless discard is set.
+type sink struct {
+	buf     []byte
+	discard bool
+}
+
+func (s *sink) grow(n int) { s.buf = make([]byte, 0, n) }
+
+func (s *sink) bytes() []byte { return s.buf }
+
+func (s *sink) writeByte(c byte) {
+	if !s.discard {
+		s.buf = append(s.buf, c)
+	}
+}
+
+func (s *sink) writeString(str string) {
+	if !s.discard {
+		s.buf = append(s.buf, str...)
+	}
+}
+
+func (s *sink) write(b []byte) {
+	if !s.discard {
+		s.buf = append(s.buf, b...)
+	}
 }
 
 // document renders one complete JSON object nested one level deep.
@@ -95,9 +124,9 @@ func (w *pyWriter) skipSpace() {
 }
 
 func (w *pyWriter) newline(depth int) {
-	w.out.WriteByte('\n')
+	w.out.writeByte('\n')
 	for i := 0; i < depth; i++ {
-		w.out.WriteString("  ")
+		w.out.writeString("  ")
 	}
 }
 
@@ -123,7 +152,7 @@ func (w *pyWriter) value(depth int) error {
 	default:
 		for _, lit := range []string{"true", "false", "null"} {
 			if bytes.HasPrefix(w.in[w.pos:], []byte(lit)) {
-				w.out.WriteString(lit)
+				w.out.writeString(lit)
 				w.pos += len(lit)
 				return nil
 			}
@@ -134,17 +163,17 @@ func (w *pyWriter) value(depth int) error {
 
 // container renders an object (isObject) or an array starting at w.pos.
 func (w *pyWriter) container(depth int, closer byte, isObject bool) error {
-	w.out.WriteByte(w.in[w.pos])
+	w.out.writeByte(w.in[w.pos])
 	w.pos++
 	w.skipSpace()
 	if w.pos < len(w.in) && w.in[w.pos] == closer {
-		w.out.WriteByte(closer)
+		w.out.writeByte(closer)
 		w.pos++
 		return nil
 	}
 	for first := true; ; first = false {
 		if !first {
-			w.out.WriteByte(',')
+			w.out.writeByte(',')
 		}
 		w.newline(depth)
 		if isObject {
@@ -160,7 +189,7 @@ func (w *pyWriter) container(depth int, closer byte, isObject bool) error {
 				return w.errorf("expected ':' after an object key")
 			}
 			w.pos++
-			w.out.WriteString(": ")
+			w.out.writeString(": ")
 		}
 		if err := w.value(depth + 1); err != nil {
 			return err
@@ -175,7 +204,7 @@ func (w *pyWriter) container(depth int, closer byte, isObject bool) error {
 		case closer:
 			w.pos++
 			w.newline(depth - 1)
-			w.out.WriteByte(closer)
+			w.out.writeByte(closer)
 			return nil
 		default:
 			return w.errorf("expected ',' or %q", closer)
@@ -188,7 +217,7 @@ const hexDigits = "0123456789abcdef"
 // str renders the string starting at w.pos with Python's ASCII escaping.
 func (w *pyWriter) str() error {
 	w.pos++ // opening quote
-	w.out.WriteByte('"')
+	w.out.writeByte('"')
 	for {
 		// Copy the run of characters that need no escaping in one go.
 		start := w.pos
@@ -199,14 +228,14 @@ func (w *pyWriter) str() error {
 			}
 			w.pos++
 		}
-		w.out.Write(w.in[start:w.pos])
+		w.out.write(w.in[start:w.pos])
 		if w.pos >= len(w.in) {
 			return w.errorf("unterminated string")
 		}
 		switch c := w.in[w.pos]; {
 		case c == '"':
 			w.pos++
-			w.out.WriteByte('"')
+			w.out.writeByte('"')
 			return nil
 		case c == '\\':
 			if err := w.escape(); err != nil {
@@ -232,10 +261,10 @@ func (w *pyWriter) escape() error {
 	w.pos += 2
 	switch c {
 	case '"', '\\', 'b', 'f', 'n', 'r', 't':
-		w.out.WriteByte('\\')
-		w.out.WriteByte(c)
+		w.out.writeByte('\\')
+		w.out.writeByte(c)
 	case '/':
-		w.out.WriteByte('/')
+		w.out.writeByte('/')
 	case 'u':
 		if w.pos+4 > len(w.in) {
 			return w.errorf("short \\u escape")
@@ -270,22 +299,22 @@ func (w *pyWriter) writeRune(r rune) {
 func (w *pyWriter) writeUnit(u uint16) {
 	switch {
 	case u == '"' || u == '\\':
-		w.out.WriteByte('\\')
-		w.out.WriteByte(byte(u))
+		w.out.writeByte('\\')
+		w.out.writeByte(byte(u))
 	case u >= 0x20 && u <= 0x7e:
-		w.out.WriteByte(byte(u))
+		w.out.writeByte(byte(u))
 	case u == '\b':
-		w.out.WriteString(`\b`)
+		w.out.writeString(`\b`)
 	case u == '\f':
-		w.out.WriteString(`\f`)
+		w.out.writeString(`\f`)
 	case u == '\n':
-		w.out.WriteString(`\n`)
+		w.out.writeString(`\n`)
 	case u == '\r':
-		w.out.WriteString(`\r`)
+		w.out.writeString(`\r`)
 	case u == '\t':
-		w.out.WriteString(`\t`)
+		w.out.writeString(`\t`)
 	default:
-		w.out.Write([]byte{'\\', 'u',
+		w.out.write([]byte{'\\', 'u',
 			hexDigits[u>>12], hexDigits[u>>8&0xf], hexDigits[u>>4&0xf], hexDigits[u&0xf]})
 	}
 }
@@ -323,14 +352,17 @@ func (w *pyWriter) number() error {
 			return w.errorf("malformed number")
 		}
 	}
+	if w.out.discard {
+		return nil
+	}
 	text := string(w.in[start:w.pos])
 	switch {
 	case !isFloat && text == "-0":
-		w.out.WriteByte('0')
+		w.out.writeByte('0')
 	case !isFloat:
-		w.out.WriteString(text)
+		w.out.writeString(text)
 	default:
-		w.out.WriteString(pythonFloat(text))
+		w.out.writeString(pythonFloat(text))
 	}
 	return nil
 }

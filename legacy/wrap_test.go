@@ -124,7 +124,10 @@ func TestSplitErrors(t *testing.T) {
 		name, in, want string
 	}{
 		{"not object", `[]`, "not a JSON object"},
-		{"empty", ``, "unexpected EOF"},
+		{"empty", ``, "not a JSON object"},
+		{"bad json", `{"version":1,"ElectionData":{"a":tru},"LookupData":{}}`,
+			"unexpected character"},
+		{"bad key", `{"version":1,"ElectionData":{},"LookupData":{},}`, "expected an object key"},
 		{"missing version", `{"ElectionData":{},"LookupData":{}}`, `missing key "version"`},
 		{"missing lookup", `{"version":1,"ElectionData":{}}`, `missing key "LookupData"`},
 		{"string version", `{"version":"1","ElectionData":{},"LookupData":{}}`,
@@ -278,6 +281,13 @@ func FuzzWrap(f *testing.F) {
 		}
 		if v != 42 {
 			t.Fatalf("Split version = %d, want 42", v)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, doc); err != nil {
+			t.Fatalf("Wrap accepted %q, which json.Compact rejects: %v", doc, err)
+		}
+		if got, err := compactObject("doc", bytes.TrimSpace(doc)); err != nil || !bytes.Equal(got, compact.Bytes()) {
+			t.Fatalf("compactObject(%q) = %q, %v; want %q", doc, got, err, compact.Bytes())
 		}
 		var in, back any
 		if err := json.Unmarshal(doc, &in); err != nil {

@@ -7,8 +7,8 @@ import (
 	"iter"
 )
 
-// Pair is one member of an Ordered object.
-type Pair[K ~string, V any] struct {
+// pair is one member of an Ordered object.
+type pair[K ~string, V any] struct {
 	Key   K
 	Value V
 }
@@ -22,7 +22,7 @@ type Pair[K ~string, V any] struct {
 // value is an empty object ready to use. Like a map, an Ordered shares its
 // storage when copied.
 type Ordered[K ~string, V any] struct {
-	pairs []Pair[K, V]
+	pairs []pair[K, V]
 	index map[K]int // built once the object outgrows a linear search
 }
 
@@ -61,7 +61,7 @@ func (o *Ordered[K, V]) Set(key K, value V) {
 		o.pairs[i].Value = value
 		return
 	}
-	o.pairs = append(o.pairs, Pair[K, V]{key, value})
+	o.pairs = append(o.pairs, pair[K, V]{key, value})
 	switch {
 	case o.index != nil:
 		o.index[key] = len(o.pairs) - 1

@@ -51,6 +51,7 @@ func apiFlags() []cli.Flag {
 // newClient builds the API client from the command's flags. Retries are
 // reported on stderr.
 func newClient(c *cli.Context, io streams) (*feed.Client, error) {
+	feed.ToolVersion = version
 	retries := c.Int("retries")
 	if retries == 0 {
 		retries = -1 // feed.Options reads 0 as "the default"
