@@ -112,12 +112,25 @@ func New(baseURL string, opts Options) (*Client, error) {
 	opts.Retries = max(opts.Retries, 0)
 	opts.VersionRetries = max(opts.VersionRetries, 0)
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
+		opts.HTTPClient = &http.Client{CheckRedirect: sameHostRedirect}
 	}
 	if opts.Log == nil {
 		opts.Log = func(string) {}
 	}
 	return &Client{base: u.String(), opts: opts}, nil
+}
+
+// sameHostRedirect follows a redirect only to the host of the original
+// request, so that a misconfigured server cannot send the client
+// elsewhere.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host {
+		return fmt.Errorf("refusing redirect to another host (%s)", req.URL.Host)
+	}
+	return nil
 }
 
 func setDefault[T comparable](field *T, value T) {
@@ -152,8 +165,9 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, &Error{Method: http.MethodGet, URL: u,
-				Reason: "gave up waiting to retry: " + ctx.Err().Error(), Err: ctx.Err()}
+			return nil, &Error{Method: http.MethodGet, URL: u, Status: ferr.Status,
+				Reason: fmt.Sprintf("%s, then %v while waiting to retry", ferr.Reason, ctx.Err()),
+				Err:    ctx.Err()}
 		case <-t.C:
 		}
 	}
@@ -169,6 +183,9 @@ func (c *Client) backoff(attempt int) time.Duration {
 	d = min(d, c.opts.MaxBackoff)
 	return d/2 + rand.N(d/2+1)
 }
+
+// errorBodyBytes is how much of an error answer's body is read.
+const errorBodyBytes = 4096
 
 // try makes one request.
 func (c *Client) try(ctx context.Context, u string) ([]byte, *Error) {
@@ -191,6 +208,18 @@ func (c *Client) try(ctx context.Context, u string) ([]byte, *Error) {
 	defer resp.Body.Close()
 	ferr.Status = resp.StatusCode
 
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Only the start of an error page is worth reading.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyBytes))
+		ferr.Reason = http.StatusText(resp.StatusCode)
+		if text := strings.TrimSpace(string(body)); text != "" && text != ferr.Reason {
+			ferr.Reason = strings.TrimSpace(ferr.Reason + " " + describeErrorBody(body))
+		}
+		ferr.retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+		ferr.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return nil, ferr
+	}
+
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBytes+1))
 	if err != nil {
 		return nil, c.transportError(ctx, ferr, err, "body not complete")
@@ -198,16 +227,6 @@ func (c *Client) try(ctx context.Context, u string) ([]byte, *Error) {
 	if int64(len(body)) > c.opts.MaxBytes {
 		ferr.Reason = fmt.Sprintf("body larger than %d bytes", c.opts.MaxBytes)
 		ferr.Err = ErrTooLarge
-		return nil, ferr
-	}
-
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		ferr.Reason = http.StatusText(resp.StatusCode)
-		if len(body) > 0 {
-			ferr.Reason = strings.TrimSpace(ferr.Reason + " " + describeErrorBody(body))
-		}
-		ferr.retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-		ferr.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return nil, ferr
 	}
 

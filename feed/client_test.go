@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,7 +94,8 @@ func countRequests(srv *feedtest.Server, path string) int {
 
 // checkSnapshot checks that s holds exactly the recorded documents of
 // version v of election id.
-func checkSnapshot(t *testing.T, s *snapshot.Snapshot, id snapshot.ElectionID, v snapshot.Version) {
+func checkSnapshot(t *testing.T, s *snapshot.Snapshot, id snapshot.ElectionID,
+	v snapshot.Version) {
 	t.Helper()
 	if s.Election != id || s.Version != v {
 		t.Errorf("snapshot of %s/%s, want %s/%s", s.Election, s.Version, id, v)
@@ -191,7 +194,8 @@ func TestFaults(t *testing.T) {
 		{name: "xml 403", fault: feedtest.Fault{Kind: feedtest.XML},
 			want: "HTTP 403: Forbidden (body is XML, not JSON", requests: 1},
 		{name: "truncated json", fault: feedtest.Fault{Kind: feedtest.Truncate},
-			want: "HTTP 200: truncated JSON (unexpected end after", wantIs: []error{feed.ErrBadBody},
+			want:     "HTTP 200: truncated JSON (unexpected end after",
+			wantIs:   []error{feed.ErrBadBody},
 			requests: 3},
 		{name: "content-length lie", fault: feedtest.Fault{Kind: feedtest.Short},
 			want: "HTTP 200: body not complete: unexpected EOF", requests: 3},
@@ -241,7 +245,8 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("Election(24) succeeded, want error %q", tt.want)
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, tt.want) || !strings.HasPrefix(msg, "GET "+srv.URL+path+": ") ||
+			prefix := "GET " + srv.URL + path + ": "
+			if !strings.Contains(msg, tt.want) || !strings.HasPrefix(msg, prefix) ||
 				strings.Contains(msg, "\n") {
 				t.Errorf("Election(24) error = %q, want one line naming the URL and %q",
 					msg, tt.want)
@@ -541,4 +546,58 @@ func TestSharedArchive(t *testing.T) {
 			n++
 		})
 	t.Logf("fetched and re-wrapped %d elections", n)
+}
+
+func TestRetryAfterLimits(t *testing.T) {
+	const path = "election/24/Version.json"
+	t.Run("capped", func(t *testing.T) {
+		srv, c, _ := start(t, func(o *feed.Options) { o.MaxRetryAfter = 10 * time.Millisecond })
+		err := srv.Inject(path, feedtest.Fault{Kind: feedtest.Status, Status: 503,
+			RetryAfter: "100", Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		if _, _, err := c.Version(context.Background(), "24"); err != nil {
+			t.Fatalf("Version(24) error: %v", err)
+		}
+		if d := time.Since(begin); d > 5*time.Second {
+			t.Errorf("Version(24) took %v, want the Retry-After capped at 10ms", d)
+		}
+	})
+	t.Run("deadline while waiting", func(t *testing.T) {
+		srv, c, _ := start(t, nil)
+		err := srv.Inject(path, feedtest.Fault{Kind: feedtest.Status, Status: 503,
+			RetryAfter: "30"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, _, err = c.Version(ctx, "24")
+		if !errors.Is(err, context.DeadlineExceeded) ||
+			!strings.Contains(err.Error(), "HTTP 503: Service Unavailable") ||
+			!strings.Contains(err.Error(), "while waiting to retry") {
+			t.Errorf("Version(24) error = %v, want the 503 and the deadline", err)
+		}
+	})
+}
+
+func TestRedirectToOtherHost(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("redirect followed to %s", r.URL)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer srv.Close()
+	c, err := feed.New(srv.URL, feed.Options{Retries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ElectionList(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "refusing redirect to another host") {
+		t.Errorf("ElectionList() error = %v, want the redirect refused", err)
+	}
 }

@@ -33,7 +33,8 @@ func (c *Client) ElectionList(ctx context.Context) ([]byte, error) {
 // names with the bytes as received. The body must be an object whose
 // "Version" is a non-negative integer, or a string of digits; other
 // fields are allowed.
-func (c *Client) Version(ctx context.Context, id snapshot.ElectionID) (snapshot.Version, []byte, error) {
+func (c *Client) Version(ctx context.Context,
+	id snapshot.ElectionID) (snapshot.Version, []byte, error) {
 	if _, err := snapshot.ParseElectionID(string(id)); err != nil {
 		return 0, nil, err
 	}
@@ -93,7 +94,8 @@ func parseVersionDoc(body []byte) (snapshot.Version, string) {
 // The snapshot holds the three documents as received (Version.json from
 // the first read of the round that matched) and is stamped with the time
 // the set was complete.
-func (c *Client) Election(ctx context.Context, id snapshot.ElectionID) (*snapshot.Snapshot, error) {
+func (c *Client) Election(ctx context.Context,
+	id snapshot.ElectionID) (*snapshot.Snapshot, error) {
 	var seen []string
 	for round := 0; round <= c.opts.VersionRetries; round++ {
 		v, versionDoc, err := c.Version(ctx, id)

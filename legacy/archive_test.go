@@ -79,10 +79,12 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if got, want := a.Elections(), []snapshot.ElectionID{"9", "10", "100"}; !reflect.DeepEqual(got, want) {
+	wantIDs := []snapshot.ElectionID{"9", "10", "100"}
+	if got, want := a.Elections(), wantIDs; !reflect.DeepEqual(got, want) {
 		t.Errorf("Elections() = %v, want %v", got, want)
 	}
-	if got, want := a.Versions("9"), []snapshot.Version{3, 6, 8, 20, 100}; !reflect.DeepEqual(got, want) {
+	wantVersions := []snapshot.Version{3, 6, 8, 20, 100}
+	if got, want := a.Versions("9"), wantVersions; !reflect.DeepEqual(got, want) {
 		t.Errorf("Versions(9) = %v, want %v", got, want)
 	}
 	if got := a.Versions("10"); len(got) != 0 {
@@ -132,7 +134,8 @@ func TestOpen(t *testing.T) {
 			t.Errorf("Read(9, %s).Results = %q, want nil", tt.v, got.Results)
 		}
 		if !strings.HasSuffix(got.RawPath, tt.rawSuffix) {
-			t.Errorf("Read(9, %s).RawPath = %s, want one ending in %s", tt.v, got.RawPath, tt.rawSuffix)
+			t.Errorf("Read(9, %s).RawPath = %s, want one ending in %s",
+				tt.v, got.RawPath, tt.rawSuffix)
 		}
 		if got.Version != tt.v || got.Election != "9" || got.ModTime.IsZero() {
 			t.Errorf("Read(9, %s) = %s/%s at %v, want 9/%s and a mod time",
@@ -191,7 +194,8 @@ func TestElectionListErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.ElectionList(); err == nil || !strings.Contains(err.Error(), "not a JSON array") {
+		_, err = a.ElectionList()
+		if err == nil || !strings.Contains(err.Error(), "not a JSON array") {
 			t.Errorf("ElectionList() of %q: error = %v, want not a JSON array", content, err)
 		}
 	}
@@ -210,7 +214,8 @@ func TestOpenTestdata(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Lexical order would put 83720 before 9437.
-	if got, want := a.Versions("81"), []snapshot.Version{9437, 83720}; !reflect.DeepEqual(got, want) {
+	want := []snapshot.Version{9437, 83720}
+	if got := a.Versions("81"); !reflect.DeepEqual(got, want) {
 		t.Errorf("Versions(81) = %v, want %v", got, want)
 	}
 	ids := a.Elections()

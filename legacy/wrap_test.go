@@ -286,7 +286,8 @@ func FuzzWrap(f *testing.F) {
 		if err := json.Compact(&compact, doc); err != nil {
 			t.Fatalf("Wrap accepted %q, which json.Compact rejects: %v", doc, err)
 		}
-		if got, err := compactObject("doc", bytes.TrimSpace(doc)); err != nil || !bytes.Equal(got, compact.Bytes()) {
+		got, err := compactObject("doc", bytes.TrimSpace(doc))
+		if err != nil || !bytes.Equal(got, compact.Bytes()) {
 			t.Fatalf("compactObject(%q) = %q, %v; want %q", doc, got, err, compact.Bytes())
 		}
 		var in, back any

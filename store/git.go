@@ -258,12 +258,13 @@ func (g *gitStore) readCommit(h plumbing.Hash) (*object.Commit, error) {
 	if typ != plumbing.CommitObject {
 		return nil, fmt.Errorf("object is a %s, not a commit", typ)
 	}
-	obj := &plumbing.MemoryObject{}
-	obj.SetType(typ)
-	obj.SetSize(size)
-	if _, err := io.Copy(obj, r); err != nil {
+	content := make([]byte, size)
+	if _, err := io.ReadFull(r, content); err != nil {
 		return nil, err
 	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(typ)
+	obj.Write(content)
 	if got := r.Hash(); got != h {
 		return nil, fmt.Errorf("object file is damaged: its content hashes to %s", got)
 	}

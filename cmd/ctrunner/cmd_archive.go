@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -54,7 +56,7 @@ func runArchive(c *cli.Context, io streams) error {
 	if err != nil {
 		return err
 	}
-	ids, err := chosenElections(c.StringSlice("election"), list, io)
+	ids, all, err := chosenElections(c.StringSlice("election"), list, io)
 	if err != nil {
 		return err
 	}
@@ -66,10 +68,19 @@ func runArchive(c *cli.Context, io streams) error {
 	}
 
 	var failed []fetchResult
-	for _, r := range results {
-		if r.err != nil {
-			failed = append(failed, r)
+	for i, r := range results {
+		if r.err == nil {
+			continue
 		}
+		if all[r.id] && unpublished(r.err) {
+			// The list names elections the API has no data for; with
+			// ALL they are skipped, not failures.
+			io.warnf("election %s is in the election list but the API has no data for it "+
+				"(%v); skipped", r.id, r.err)
+			results[i].skipped = true
+			continue
+		}
+		failed = append(failed, r)
 	}
 	if len(failed) > 0 && !c.Bool("keep-going") {
 		return fetchFailure(failed, len(results), io)
@@ -92,7 +103,7 @@ func runArchive(c *cli.Context, io streams) error {
 		io.warnf("election list: new snapshot (%d elections)", len(list))
 	}
 	for _, r := range results {
-		if r.err != nil {
+		if r.err != nil || r.skipped {
 			continue
 		}
 		e, added, err := st.Put(c.Context, r.snapshot)
@@ -112,20 +123,22 @@ func runArchive(c *cli.Context, io streams) error {
 }
 
 // chosenElections turns the --election values into a sorted list of IDs.
-// ALL means every election in the list. An ID missing from the list is
-// still tried, with a warning.
-func chosenElections(values []string, list []snapshot.ElectionListEntry, io streams) ([]snapshot.ElectionID, error) {
+// ALL means every election in the list; viaAll marks the IDs chosen that
+// way. An ID missing from the list is still tried, with a warning.
+func chosenElections(values []string, list []snapshot.ElectionListEntry, io streams) (
+	ids []snapshot.ElectionID, viaAll map[snapshot.ElectionID]bool, err error) {
 	listed := make(map[snapshot.ElectionID]bool, len(list))
 	for _, e := range list {
 		listed[e.ID] = true
 	}
 	seen := map[snapshot.ElectionID]bool{}
-	var ids []snapshot.ElectionID
+	viaAll = map[snapshot.ElectionID]bool{}
 	for _, v := range values {
 		for _, part := range strings.Split(v, ",") {
 			part = strings.TrimSpace(part)
 			if strings.EqualFold(part, "ALL") {
 				for _, e := range list {
+					viaAll[e.ID] = true
 					if !seen[e.ID] {
 						seen[e.ID] = true
 						ids = append(ids, e.ID)
@@ -135,7 +148,7 @@ func chosenElections(values []string, list []snapshot.ElectionListEntry, io stre
 			}
 			id, err := snapshot.ParseElectionID(part)
 			if err != nil {
-				return nil, usagef("archive: --election: %v", err)
+				return nil, nil, usagef("archive: --election: %v", err)
 			}
 			if !listed[id] {
 				io.warnf("warning: election %s is not in the election list; trying it anyway", id)
@@ -147,7 +160,16 @@ func chosenElections(values []string, list []snapshot.ElectionListEntry, io stre
 		}
 	}
 	sortElectionIDs(ids)
-	return ids, nil
+	return ids, viaAll, nil
+}
+
+// unpublished reports whether a fetch failed because the API has no
+// Version.json for the election at all (HTTP 404), as happens for some
+// elections that the list still names.
+func unpublished(err error) bool {
+	var ferr *feed.Error
+	return errors.As(err, &ferr) && ferr.Status == http.StatusNotFound &&
+		strings.HasSuffix(ferr.URL, "/"+snapshot.VersionFile)
 }
 
 // fetchFailure reports failed fetches: each on its own line when there are

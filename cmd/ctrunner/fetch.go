@@ -49,6 +49,7 @@ type fetchResult struct {
 	id       snapshot.ElectionID
 	snapshot *snapshot.Snapshot
 	err      error
+	skipped  bool // not an error: see unpublished
 }
 
 // fetchAll fetches the elections with at most jobs requests in flight and

@@ -523,6 +523,8 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, bod
 		case <-r.Context().Done():
 		case <-s.closed:
 		}
+		// Drop the connection without an answer.
+		panic(http.ErrAbortHandler)
 	case Oversize:
 		writeJSON(w, append(slices.Clip(body), bytes.Repeat([]byte(" "), f.Size)...))
 	}
