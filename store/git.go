@@ -45,8 +45,12 @@ func electionRef(id snapshot.ElectionID) plumbing.ReferenceName {
 
 // gitStore is the Store kept in a bare git repository.
 type gitStore struct {
-	dir      string
+	dir      string // absolute path of the repository
+	name     string // the folder as the user gave it, for messages
 	lockWait time.Duration
+
+	// writing holds a token while a write of this Store is under way.
+	writing chan struct{}
 
 	// mu guards everything below: go-git is not safe for concurrent use.
 	mu      sync.Mutex
@@ -98,10 +102,12 @@ func Open(dir string, opts Options) (Store, error) {
 	st := filesystem.NewStorageWithOptions(osfs.New(abs, osfs.WithBoundOS()),
 		cache.NewObjectLRU(objectCacheSize), filesystem.Options{})
 	return &gitStore{
-		dir:      dir,
+		dir:      abs,
+		name:     dir,
 		lockWait: wait,
 		st:       st,
 		commits:  map[plumbing.Hash]parsedCommit{},
+		writing:  make(chan struct{}, 1),
 	}, nil
 }
 
@@ -146,7 +152,7 @@ func (g *gitStore) Close() error {
 	g.closed = true
 	g.commits = nil
 	if err := g.st.Close(); err != nil {
-		return fmt.Errorf("closing store %s: %w", g.dir, err)
+		return fmt.Errorf("closing store %s: %w", g.name, err)
 	}
 	return nil
 }

@@ -564,6 +564,25 @@ func TestDamagedRefs(t *testing.T) {
 	if _, err := s.Log("85"); err == nil {
 		t.Errorf("Log(ref to a missing commit) = nil error, want one")
 	}
+
+	// A commit file whose content does not match its name.
+	e := mustPut(t, s, snap("86", 1, t0, docs(1, "a")...))
+	other := mustPut(t, s, snap("87", 1, t0, docs(1, "b")...))
+	path := func(h string) string { return filepath.Join(dir, "objects", h[:2], h[2:]) }
+	data, err := os.ReadFile(path(other.Commit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path(e.Commit), 0o644)
+	os.WriteFile(path(e.Commit), data, 0o444)
+	r, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.Log("86"); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("Log(damaged commit) = %v, want a damaged-object error", err)
+	}
 }
 
 // TestGitMaintenance packs refs and objects with git and expects the store
@@ -635,7 +654,7 @@ func TestLockBusy(t *testing.T) {
 	start := time.Now()
 	_, _, err = w.Put(context.Background(), snap("80", 2, t0, docs(2, "b")...))
 	want := fmt.Sprintf("store %s is busy: another ctrunner process is writing (waited 50ms)", dir)
-	if err == nil || !strings.HasSuffix(err.Error(), want) {
+	if !errors.Is(err, ErrBusy) || !strings.HasSuffix(err.Error(), want) {
 		t.Errorf("Put while locked = %v, want %q", err, want)
 	}
 	if waited := time.Since(start); waited < 50*time.Millisecond {
@@ -685,6 +704,10 @@ func TestConcurrentProcesses(t *testing.T) {
 		children = append(children, cmd)
 		outputs = append(outputs, out)
 	}
+	// A reader in the meantime must always find what the refs name.
+	done, readErr := make(chan struct{}), make(chan error, 1)
+	go func() { readErr <- readUntil(dir, done) }()
+
 	tags := []string{"p1", "p2"}
 	errs := make(chan error, 4)
 	for _, tag := range []string{"s1", "s2", "s3", "s4"} {
@@ -700,6 +723,10 @@ func TestConcurrentProcesses(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("writer process %d: %v: %s", i, err, outputs[i])
 		}
+	}
+	close(done)
+	if err := <-readErr; err != nil {
+		t.Errorf("reading during the writes: %v", err)
 	}
 
 	r, err := Open(dir, Options{})
@@ -732,4 +759,31 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 	checkGitClean(t, dir)
+}
+
+// readUntil logs and loads the latest snapshot of election 80 in dir, over
+// and over until done is closed.
+func readUntil(dir string, done <-chan struct{}) error {
+	r, err := Open(dir, Options{})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		select {
+		case <-done:
+			return nil
+		default:
+		}
+		entries, err := r.Log("80")
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := r.Load(entries[0]); err != nil {
+			return err
+		}
+	}
 }

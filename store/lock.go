@@ -17,10 +17,10 @@ const lockFileName = "ctrunner.lock"
 // writeLock is a held store lock.
 type writeLock struct{ f *os.File }
 
-// lockStore takes the exclusive store lock of dir, waiting up to wait for
-// another writer to release it. Each call opens the lock file afresh, so
+// lockStore takes the exclusive lock of the store in dir, called name in
+// messages, waiting up to wait for another writer to release it. Each call opens the lock file afresh, so
 // two Store values in one process exclude each other as two processes do.
-func lockStore(ctx context.Context, dir string, wait time.Duration) (*writeLock, error) {
+func lockStore(ctx context.Context, dir, name string, wait time.Duration) (*writeLock, error) {
 	// The lock file is made with the store; O_CREATE only repairs a store
 	// whose lock file was deleted, and never truncates.
 	f, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o644)
@@ -41,8 +41,8 @@ func lockStore(ctx context.Context, dir string, wait time.Duration) (*writeLock,
 		left := time.Until(deadline)
 		if left <= 0 {
 			f.Close()
-			return nil, fmt.Errorf("store %s is busy: another ctrunner process is writing "+
-				"(waited %s)", dir, max(wait, 0))
+			return nil, &busyError{fmt.Sprintf("store %s is busy: another ctrunner "+
+				"process is writing (waited %s)", name, max(wait, 0))}
 		}
 		timer := time.NewTimer(min(pause, left))
 		select {

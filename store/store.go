@@ -36,6 +36,10 @@ type Entry struct {
 // election, snapshot or election list; test for it with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrBusy is wrapped by the error a write returns when another writer
+// held the store lock for longer than Options.LockWait.
+var ErrBusy = errors.New("store is busy")
+
 // DefaultLockWait is how long a writer waits for the store lock when
 // Options.LockWait is zero.
 const DefaultLockWait = 30 * time.Second
@@ -91,3 +95,9 @@ func (e *notFoundError) Is(target error) bool { return target == ErrNotFound }
 func notFoundf(format string, args ...any) error {
 	return &notFoundError{msg: fmt.Sprintf(format, args...)}
 }
+
+// busyError reports a store lock held too long by another writer.
+type busyError struct{ msg string }
+
+func (e *busyError) Error() string        { return e.msg }
+func (e *busyError) Is(target error) bool { return target == ErrBusy }

@@ -51,28 +51,33 @@ func (g *gitStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, 
 	if s == nil {
 		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
 	}
-	c, err := snapshotChange(s)
-	if err == nil {
-		var e Entry
-		var added bool
-		if e, added, err = g.write(ctx, c); err == nil {
-			return e, added, nil
-		}
+	e, added, err := g.put(ctx, s)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
+			s.Election, s.Version, err)
 	}
-	return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-		s.Election, s.Version, err)
+	return e, added, nil
+}
+
+func (g *gitStore) put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
+	c, err := snapshotChange(s)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	return g.write(ctx, c)
 }
 
 func (g *gitStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
 	sourceURL string) (bool, error) {
 	c, err := electionListChange(data, fetchedAt, sourceURL)
-	if err == nil {
-		var added bool
-		if _, added, err = g.write(ctx, c); err == nil {
-			return added, nil
-		}
+	if err != nil {
+		return false, fmt.Errorf("archiving election list: %w", err)
 	}
-	return false, fmt.Errorf("archiving election list: %w", err)
+	_, added, err := g.write(ctx, c)
+	if err != nil {
+		return false, fmt.Errorf("archiving election list: %w", err)
+	}
+	return added, nil
 }
 
 // snapshotChange checks s and returns the commit that archives it.
@@ -190,9 +195,17 @@ func (g *gitStore) write(ctx context.Context, c change) (Entry, bool, error) {
 		return Entry{}, false, errClosed
 	}
 
+	// Writers of this Store queue here rather than polling the file lock.
+	select {
+	case g.writing <- struct{}{}:
+		defer func() { <-g.writing }()
+	case <-ctx.Done():
+		return Entry{}, false, ctx.Err()
+	}
+
 	// Wait for the file lock before taking the mutex, so that readers in
 	// this process are not held up while another process writes.
-	lock, err := lockStore(ctx, g.dir, g.lockWait)
+	lock, err := lockStore(ctx, g.dir, g.name, g.lockWait)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -350,7 +363,8 @@ func (t *txn) writeObjects(c change, old plumbing.Hash) (plumbing.Hash, error) {
 	if got := snapshot.Hash(treeObj.Hash()); got != c.id {
 		return plumbing.ZeroHash, fmt.Errorf("git tree %s differs from snapshot ID %s", got, c.id)
 	}
-	if err := t.putObject(treeObj.Hash(), func() plumbing.EncodedObject { return treeObj }); err != nil {
+	err := t.putObject(treeObj.Hash(), func() plumbing.EncodedObject { return treeObj })
+	if err != nil {
 		return plumbing.ZeroHash, err
 	}
 

@@ -108,7 +108,7 @@ func runArchive(c *cli.Context, io streams) error {
 		}
 		e, added, err := st.Put(c.Context, r.snapshot)
 		if err != nil {
-			return fmt.Errorf("storing election %s version %s: %w", r.id, r.snapshot.Version, err)
+			return err
 		}
 		if added {
 			fmt.Fprintf(io.stdout, "election %s version %s: new snapshot %s\n", r.id, e.Version, e.ID.Short())

@@ -98,7 +98,7 @@ func runImport(c *cli.Context, io streams, dir string) error {
 			continue
 		}
 		if _, _, err := st.Put(c.Context, s); err != nil {
-			return fmt.Errorf("storing election %s version %s: %w", s.Election, s.Version, err)
+			return err
 		}
 		fmt.Fprintf(io.stdout, "election %s version %s: imported as %s\n", s.Election, s.Version, id.Short())
 	}
