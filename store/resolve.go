@@ -68,10 +68,21 @@ func Resolve(s Store, ref string) (Entry, error) {
 	return resolveBack(s, ref, id, 0)
 }
 
-func badRef(ref string) error {
-	return fmt.Errorf("invalid snapshot reference %q "+
-		"(use 80, 80@13392, 80~2 or a snapshot ID prefix of 4+ hex digits)", ref)
+// ErrBadRef is wrapped by the error Resolve returns for a ref that has
+// none of the accepted forms, as opposed to one naming nothing stored.
+var ErrBadRef = errors.New("invalid snapshot reference")
+
+// refError is the error for a malformed ref.
+type refError struct{ ref string }
+
+func (e *refError) Error() string {
+	return fmt.Sprintf("invalid snapshot reference %q "+
+		"(use 80, 80@13392, 80~2 or a snapshot ID prefix of 4+ hex digits)", e.ref)
 }
+
+func (e *refError) Is(target error) bool { return target == ErrBadRef }
+
+func badRef(ref string) error { return &refError{ref: ref} }
 
 func parseRefElection(ref, election string) (snapshot.ElectionID, error) {
 	id, err := snapshot.ParseElectionID(election)

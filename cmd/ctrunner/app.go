@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"ctrunner/store"
 )
 
 // version is the program's version, reported by --version and sent in the
@@ -59,11 +61,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 	fmt.Fprintf(stderr, "ctrunner: %s\n", msg)
-	var ue *usageError
-	if errors.As(err, &ue) {
+	if isUsageError(err) {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// isUsageError reports whether err is a mistake on the command line: ours,
+// a malformed snapshot reference, or one urfave/cli found.
+func isUsageError(err error) bool {
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, store.ErrBadRef) {
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "Required flag") || strings.HasPrefix(msg, "flag provided but not defined")
 }
 
 func newApp(io streams) *cli.App {
@@ -72,14 +84,17 @@ func newApp(io streams) *cli.App {
 		Usage: "archive and replay Connecticut's election-night results",
 		Description: "ctrunner fetches the Connecticut election night reporting API into a " +
 			"content-addressed archive (a bare git repository) and reads it back.",
-		Version:         version,
-		Reader:          io.stdin,
-		Writer:          io.stdout,
-		ErrWriter:       io.stderr,
-		HideHelpCommand: true,
-		ExitErrHandler:  func(*cli.Context, error) {},
+		Version:        version,
+		Reader:         io.stdin,
+		Writer:         io.stdout,
+		ErrWriter:      io.stderr,
+		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return &usageError{msg: err.Error()}
+			msg := err.Error()
+			if strings.Contains(msg, "time: missing unit") || strings.Contains(msg, "-timeout") {
+				msg += " (give a duration with a unit, e.g. 30s or 2m)"
+			}
+			return &usageError{msg: msg}
 		},
 		Commands: []*cli.Command{
 			downloadCommand(io),
@@ -113,6 +128,9 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	if i == len(args) {
 		return out, nil
 	}
+	if args[i] == "help" {
+		return args, nil
+	}
 	cmd := app.Command(args[i])
 	if cmd == nil {
 		return nil, usagef("unknown command %q (see ctrunner --help)", args[i])
@@ -120,6 +138,7 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	out = append(out, args[i])
 
 	var flags, positional []string
+	given := map[cli.Flag]bool{}
 	rest := args[i+1:]
 	for j := 0; j < len(rest); j++ {
 		a := rest[j]
@@ -140,6 +159,10 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 			}
 			return nil, usagef("%s: unknown flag %q (see ctrunner %s --help)", cmd.Name, a, cmd.Name)
 		}
+		if given[f] && !repeatable(f) {
+			return nil, usagef("%s: flag --%s given twice", cmd.Name, f.Names()[0])
+		}
+		given[f] = true
 		flags = append(flags, a)
 		if !hasValue && takesValue(f) {
 			if j+1 >= len(rest) {
@@ -166,6 +189,12 @@ func lookupFlag(cmd *cli.Command, name string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// repeatable reports whether a flag may be given more than once.
+func repeatable(f cli.Flag) bool {
+	_, ok := f.(*cli.StringSliceFlag)
+	return ok
 }
 
 func takesValue(f cli.Flag) bool {

@@ -25,13 +25,13 @@ func archiveCommand(io streams) *cli.Command {
 			"fails, nothing is stored unless --keep-going is given.",
 		Flags: append([]cli.Flag{
 			storeFlag("dest"),
-			&cli.StringSliceFlag{
+			&cli.StringFlag{
 				Name:    "election",
 				Aliases: []string{"e"},
-				Usage:   "election ID to archive, or ALL (repeatable)",
-				Value:   cli.NewStringSlice("ALL"),
+				Usage:   "election IDs to archive, comma-separated, or ALL",
+				Value:   "ALL",
 			},
-			&cli.IntFlag{Name: "jobs", Usage: "elections fetched at once", Value: 4},
+			jobsFlag(),
 			&cli.BoolFlag{
 				Name:  "keep-going",
 				Usage: "store the elections that were fetched even if others failed",
@@ -56,7 +56,7 @@ func runArchive(c *cli.Context, io streams) error {
 	if err != nil {
 		return err
 	}
-	ids, all, err := chosenElections(c.StringSlice("election"), list, io)
+	ids, all, err := chosenElections(c.String("election"), list, io)
 	if err != nil {
 		return err
 	}
@@ -102,20 +102,25 @@ func runArchive(c *cli.Context, io streams) error {
 	if added {
 		io.warnf("election list: new snapshot (%d elections)", len(list))
 	}
+	// Everything is stored before anything is printed, so that a reader
+	// leaving early (archive | head -1) cannot cut the run short.
+	var report strings.Builder
 	for _, r := range results {
 		if r.err != nil || r.skipped {
 			continue
 		}
 		e, added, err := st.Put(c.Context, r.snapshot)
 		if err != nil {
+			io.stdout.Write([]byte(report.String()))
 			return err
 		}
 		if added {
-			fmt.Fprintf(io.stdout, "election %s version %s: new snapshot %s\n", r.id, e.Version, e.ID.Short())
+			fmt.Fprintf(&report, "election %s version %s: new snapshot %s\n", r.id, e.Version, e.ID.Short())
 		} else {
-			fmt.Fprintf(io.stdout, "election %s version %s: unchanged (%s)\n", r.id, e.Version, e.ID.Short())
+			fmt.Fprintf(&report, "election %s version %s: unchanged (%s)\n", r.id, e.Version, e.ID.Short())
 		}
 	}
+	io.stdout.Write([]byte(report.String()))
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d elections failed (see above); the others were stored", len(failed), len(results))
 	}
@@ -125,7 +130,7 @@ func runArchive(c *cli.Context, io streams) error {
 // chosenElections turns the --election values into a sorted list of IDs.
 // ALL means every election in the list; viaAll marks the IDs chosen that
 // way. An ID missing from the list is still tried, with a warning.
-func chosenElections(values []string, list []snapshot.ElectionListEntry, io streams) (
+func chosenElections(value string, list []snapshot.ElectionListEntry, io streams) (
 	ids []snapshot.ElectionID, viaAll map[snapshot.ElectionID]bool, err error) {
 	listed := make(map[snapshot.ElectionID]bool, len(list))
 	for _, e := range list {
@@ -133,30 +138,28 @@ func chosenElections(values []string, list []snapshot.ElectionListEntry, io stre
 	}
 	seen := map[snapshot.ElectionID]bool{}
 	viaAll = map[snapshot.ElectionID]bool{}
-	for _, v := range values {
-		for _, part := range strings.Split(v, ",") {
-			part = strings.TrimSpace(part)
-			if strings.EqualFold(part, "ALL") {
-				for _, e := range list {
-					viaAll[e.ID] = true
-					if !seen[e.ID] {
-						seen[e.ID] = true
-						ids = append(ids, e.ID)
-					}
+	for _, part := range strings.Split(value, ",") {
+		part = strings.TrimSpace(part)
+		if strings.EqualFold(part, "ALL") {
+			for _, e := range list {
+				viaAll[e.ID] = true
+				if !seen[e.ID] {
+					seen[e.ID] = true
+					ids = append(ids, e.ID)
 				}
-				continue
 			}
-			id, err := snapshot.ParseElectionID(part)
-			if err != nil {
-				return nil, nil, usagef("archive: --election: %v", err)
-			}
-			if !listed[id] {
-				io.warnf("warning: election %s is not in the election list; trying it anyway", id)
-			}
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
+			continue
+		}
+		id, err := snapshot.ParseElectionID(part)
+		if err != nil {
+			return nil, nil, usagef("archive: --election: %v", err)
+		}
+		if !listed[id] {
+			io.warnf("warning: election %s is not in the election list; trying it anyway", id)
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
 	}
 	sortElectionIDs(ids)

@@ -21,7 +21,7 @@ func downloadCommand(io streams) *cli.Command {
 			&cli.BoolFlag{Name: "election-list", Usage: "print the list of elections"},
 			&cli.StringFlag{Name: "election", Usage: "print one election's data", Aliases: []string{"e"}},
 			&cli.BoolFlag{Name: "all", Usage: "print every election's data"},
-			&cli.IntFlag{Name: "jobs", Usage: "elections fetched at once with --all", Value: 4},
+			jobsFlag(),
 		}, apiFlags()...),
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {

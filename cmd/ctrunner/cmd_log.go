@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -17,9 +18,11 @@ func logCommand(io streams) *cli.Command {
 		Name:      "log",
 		Usage:     "list snapshots, newest first",
 		ArgsUsage: "[ELECTION]",
-		Description: "One line per snapshot: short ID, fetch time (Eastern), API version,\n" +
-			"precincts reporting, and whether it was fetched or imported. Without\n" +
-			"ELECTION every election is listed. --json prints one JSON object per line.",
+		Description: "One line per snapshot, newest first, under a header: short snapshot ID,\n" +
+			"fetch time (Eastern), API version, precincts reporting, and whether it was\n" +
+			"fetched or imported. Without ELECTION every election is listed, with an\n" +
+			"ELECTION column first. --json prints one JSON object per snapshot and line\n" +
+			"(times in UTC).",
 		Flags: []cli.Flag{
 			storeFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per snapshot"},
@@ -34,38 +37,64 @@ func logCommand(io streams) *cli.Command {
 			}
 			defer st.Close()
 
-			var ids []snapshot.ElectionID
-			if c.Args().Len() == 1 {
+			var entries []store.Entry
+			all := c.Args().Len() == 0
+			if all {
+				if entries, err = allEntries(st); err != nil {
+					return err
+				}
+			} else {
 				id, err := snapshot.ParseElectionID(c.Args().First())
 				if err != nil {
 					return usagef("log: %v", err)
 				}
-				ids = []snapshot.ElectionID{id}
-			} else if ids, err = st.Elections(); err != nil {
-				return err
-			}
-
-			tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
-			enc := json.NewEncoder(io.stdout)
-			for _, id := range ids {
-				entries, err := st.Log(id)
-				if err != nil {
+				if entries, err = st.Log(id); err != nil {
 					return err
 				}
+			}
+
+			if c.Bool("json") {
+				enc := json.NewEncoder(io.stdout)
 				for _, e := range entries {
-					if c.Bool("json") {
-						if err := enc.Encode(entryJSON(e)); err != nil {
-							return err
-						}
-						continue
+					if err := enc.Encode(entryJSON(e)); err != nil {
+						return err
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID.Short(), eastern(e.FetchedAt),
-						e.Election, e.Version, orDash(e.PrecinctsReporting), e.Source)
 				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
+			election := func(e store.Entry) string { return "" }
+			if all {
+				fmt.Fprint(tw, "ELECTION\t")
+				election = func(e store.Entry) string { return string(e.Election) + "\t" }
+			}
+			fmt.Fprintln(tw, "SNAPSHOT\tFETCHED (EASTERN)\tVERSION\tPRECINCTS REPORTING\tSOURCE")
+			for _, e := range entries {
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", election(e), e.ID.Short(),
+					eastern(e.FetchedAt), e.Version, orDash(e.PrecinctsReporting), e.Source)
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// allEntries returns every election's snapshots, newest first by fetch
+// time; snapshots of one election keep their archive order.
+func allEntries(st store.Store) ([]store.Entry, error) {
+	ids, err := st.Elections()
+	if err != nil {
+		return nil, err
+	}
+	var all []store.Entry
+	for _, id := range ids {
+		entries, err := st.Log(id)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, entries...)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].FetchedAt.After(all[j].FetchedAt) })
+	return all, nil
 }
 
 // entryRecord is the JSON form of a stored snapshot's metadata, shared by

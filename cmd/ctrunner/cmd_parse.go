@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -19,7 +21,8 @@ func parseCommand(s streams) *cli.Command {
 			"--data-type election-data writes office,town,candidate,party,votes,vote_percent,\n" +
 			"in the old tool's row order and quoting. Unlike the old tool it keeps rows whose\n" +
 			"candidate, party, office or town is missing from the lookup data, showing the\n" +
-			"raw code, and warns about each such code on stderr.",
+			"raw code, and warns about each such code on stderr. The JSON array that\n" +
+			"'download --all' prints gives one CSV of every election.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{
 				Name:     "data-type",
@@ -52,15 +55,47 @@ func parseCommand(s streams) *cli.Command {
 				return out.Flush()
 			}
 
-			_, ed, ld, err := snapshot.ParseWrapper(raw)
+			wrappers, err := splitWrappers(raw)
 			if err != nil {
 				return fmt.Errorf("stdin: %w", err)
 			}
 			warn := func(msg string) { s.warnf("warning: %s", msg) }
-			if err := export.ResultsCSV(out, ed, ld, warn); err != nil {
+			var rows []export.ResultRow
+			for i, w := range wrappers {
+				_, ed, ld, err := snapshot.ParseWrapper(w)
+				if err != nil {
+					if len(wrappers) > 1 {
+						return fmt.Errorf("stdin: wrapper %d of %d: %w", i+1, len(wrappers), err)
+					}
+					return fmt.Errorf("stdin: %w", err)
+				}
+				rows = append(rows, export.Results(ed, ld, warn)...)
+			}
+			if err := export.WriteResultsCSV(out, rows); err != nil {
 				return err
 			}
 			return out.Flush()
 		},
 	}
+}
+
+// splitWrappers returns the one wrapper object of raw, or each element when
+// raw is a JSON array of wrappers (the output of download --all).
+func splitWrappers(raw []byte) ([][]byte, error) {
+	trimmed := bytes.TrimLeft(bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		return [][]byte{raw}, nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(trimmed, &list); err != nil {
+		return nil, fmt.Errorf("reading a JSON array of wrappers: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("an empty JSON array holds no election data")
+	}
+	out := make([][]byte, len(list))
+	for i, w := range list {
+		out[i] = w
+	}
+	return out, nil
 }

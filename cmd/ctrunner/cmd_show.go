@@ -87,7 +87,8 @@ func loadRef(st store.Store, ref string) (store.Entry, *snapshot.Snapshot, error
 }
 
 // resultsCSV writes a snapshot's results in the old tool's CSV shape,
-// keeping every row; unknown codes are reported on stderr.
+// keeping every row. Codes missing from the lookup data are summed up in
+// one line on stderr (parse lists them one by one).
 func resultsCSV(w io.Writer, snap *snapshot.Snapshot, s streams) error {
 	edRaw, _ := snap.File(snapshot.ElectionDataFile)
 	ldRaw, _ := snap.File(snapshot.LookupDataFile)
@@ -99,8 +100,14 @@ func resultsCSV(w io.Writer, snap *snapshot.Snapshot, s streams) error {
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
 	}
-	warn := func(msg string) { s.warnf("warning: %s", msg) }
-	return export.ResultsCSV(w, ed, ld, warn)
+	var unknown []string
+	rows := export.Results(ed, ld, func(msg string) { unknown = append(unknown, msg) })
+	if len(unknown) > 0 {
+		s.warnf("note: election %s version %s: %d codes are missing from the lookup data; "+
+			"their rows are kept with the codes (ctrunner parse lists them)", snap.Election,
+			snap.Version, len(unknown))
+	}
+	return export.WriteResultsCSV(w, rows)
 }
 
 // snapshotSummary is what show prints by default: the snapshot's

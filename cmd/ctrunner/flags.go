@@ -53,15 +53,40 @@ func apiFlags() []cli.Flag {
 func newClient(c *cli.Context, io streams) (*feed.Client, error) {
 	feed.ToolVersion = version
 	retries := c.Int("retries")
-	if retries == 0 {
+	switch {
+	case retries < 0:
+		return nil, usagef("--retries must be 0 or more, not %d", retries)
+	case retries == 0:
 		retries = -1 // feed.Options reads 0 as "the default"
 	}
-	return feed.New(c.String("api"), feed.Options{
+	if c.Duration("timeout") <= 0 {
+		return nil, usagef("--timeout must be positive, e.g. 30s")
+	}
+	client, err := feed.New(c.String("api"), feed.Options{
 		UserAgent: c.String("user-agent"),
 		Timeout:   c.Duration("timeout"),
 		Retries:   retries,
 		Log:       func(msg string) { io.warnf("%s", msg) },
 	})
+	if err != nil {
+		return nil, usagef("--api %q: %v", c.String("api"), err)
+	}
+	return client, nil
+}
+
+// jobsFlag bounds how many elections are fetched at once.
+func jobsFlag() cli.Flag {
+	return &cli.IntFlag{
+		Name:  "jobs",
+		Usage: "elections fetched at once (1 to 16)",
+		Value: 4,
+		Action: func(_ *cli.Context, n int) error {
+			if n < 1 || n > 16 {
+				return usagef("--jobs must be from 1 to 16, not %d", n)
+			}
+			return nil
+		},
+	}
 }
 
 // openStore opens the archive named by --store for reading.

@@ -15,6 +15,9 @@ import (
 )
 
 func main() {
+	// A reader that goes away (ctrunner log | head) must not kill a run
+	// half way: writes to a closed pipe fail instead.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
 	stop()
