@@ -16,13 +16,16 @@ type ElectionListEntry struct {
 
 // DecodeElectionList decodes an Elections.json document, an array of
 // {ID, Name, DefaultElection} objects. IDs written as numbers are taken as
-// their decimal text.
+// their decimal text. An entry without an ID is an error; an ID that is not
+// a number is kept for the caller to judge.
 func DecodeElectionList(raw []byte) ([]ElectionListEntry, error) {
 	d := newDecoder(raw)
 	list := []ElectionListEntry{}
 	err := d.array(func() error {
 		var e ElectionListEntry
+		seen := map[string]bool{}
 		err := stringFields(d, &e.Extra, func(key string) *string {
+			seen[key] = true
 			switch key {
 			case "ID":
 				return (*string)(&e.ID)
@@ -34,6 +37,9 @@ func DecodeElectionList(raw []byte) ([]ElectionListEntry, error) {
 			return nil
 		})
 		e.Default, _ = Flag{e.DefaultRaw}.Bool()
+		if err == nil && !seen["ID"] {
+			return fmt.Errorf("entry %d has no ID", len(list)+1)
+		}
 		list = append(list, e)
 		return err
 	})

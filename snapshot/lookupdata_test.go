@@ -114,6 +114,14 @@ func TestDecodeLookupDataErrors(t *testing.T) {
 	}
 }
 
+func TestDecodeElectionListMissingID(t *testing.T) {
+	_, err := DecodeElectionList([]byte(`[{"ID": "94"}, {"Name": "x"}]`))
+	want := "decoding Elections.json: entry 2 has no ID"
+	if err == nil || err.Error() != want {
+		t.Errorf("DecodeElectionList error = %v, want %q", err, want)
+	}
+}
+
 func TestDecodeElectionList(t *testing.T) {
 	in := `[
 	  {"ID": "94", "Name": "08/13/2024 -- August 2024 Democratic Primary", "DefaultElection": "Y"},

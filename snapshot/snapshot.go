@@ -18,10 +18,14 @@ import (
 // ElectionID names an election as the API does: a decimal string such as "80".
 type ElectionID string
 
-// ParseElectionID checks that s looks like an election ID (digits only).
+// ParseElectionID checks that s looks like an election ID: a decimal
+// number without leading zeros, as the API writes them.
 func ParseElectionID(s string) (ElectionID, error) {
 	if s == "" {
 		return "", fmt.Errorf("empty election ID")
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return "", fmt.Errorf("election ID %q has a leading zero", s)
 	}
 	for _, r := range s {
 		if r < '0' || r > '9' {

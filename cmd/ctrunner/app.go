@@ -123,7 +123,12 @@ func normalizeArgs(app *cli.App, args []string) ([]string, error) {
 	out := []string{args[0]}
 	i := 1
 	for ; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
-		out = append(out, args[i]) // global flags: --help, --version
+		switch strings.TrimLeft(args[i], "-") {
+		case "help", "h", "version", "v":
+			out = append(out, args[i])
+		default:
+			return nil, usagef("flag %s must follow the command name (e.g. ctrunner log --store DIR)", args[i])
+		}
 	}
 	if i == len(args) {
 		return out, nil

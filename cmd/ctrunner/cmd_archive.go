@@ -67,23 +67,13 @@ func runArchive(c *cli.Context, io streams) error {
 		fmt.Fprint(io.stderr, "\r\033[K")
 	}
 
-	var failed []fetchResult
-	for i, r := range results {
-		if r.err == nil {
-			continue
-		}
-		if all[r.id] && unpublished(r.err) {
-			// The list names elections the API has no data for; with
-			// ALL they are skipped, not failures.
-			io.warnf("election %s is in the election list but the API has no data for it "+
-				"(%v); skipped", r.id, r.err)
-			results[i].skipped = true
-			continue
-		}
-		failed = append(failed, r)
-	}
+	failed := settle(results, all, io)
 	if len(failed) > 0 && !c.Bool("keep-going") {
-		return fetchFailure(failed, len(results), io)
+		err := fetchFailure(failed, len(results), io)
+		if len(failed) == 1 {
+			return fmt.Errorf("%w (nothing was stored)", err)
+		}
+		return fmt.Errorf("%w; nothing was stored (use --keep-going to store the rest)", err)
 	}
 	for _, r := range failed {
 		io.warnf("election %s: %v", r.id, r.err)
@@ -142,6 +132,10 @@ func chosenElections(value string, list []snapshot.ElectionListEntry, io streams
 		part = strings.TrimSpace(part)
 		if strings.EqualFold(part, "ALL") {
 			for _, e := range list {
+				if _, err := snapshot.ParseElectionID(string(e.ID)); err != nil {
+					io.warnf("warning: the election list holds a bad entry (%v); skipped", err)
+					continue
+				}
 				viaAll[e.ID] = true
 				if !seen[e.ID] {
 					seen[e.ID] = true
@@ -166,6 +160,26 @@ func chosenElections(value string, list []snapshot.ElectionListEntry, io streams
 	return ids, viaAll, nil
 }
 
+// settle sorts out failed fetches: an election chosen through ALL whose
+// Version.json is a 404 is marked skipped with a warning (the list names
+// elections the API has no data for); the other failures are returned.
+func settle(results []fetchResult, viaAll map[snapshot.ElectionID]bool, io streams) []fetchResult {
+	var failed []fetchResult
+	for i, r := range results {
+		if r.err == nil {
+			continue
+		}
+		if viaAll[r.id] && unpublished(r.err) {
+			io.warnf("election %s is in the election list but the API has no data for it "+
+				"(%v); skipped", r.id, r.err)
+			results[i].skipped = true
+			continue
+		}
+		failed = append(failed, r)
+	}
+	return failed
+}
+
 // unpublished reports whether a fetch failed because the API has no
 // Version.json for the election at all (HTTP 404), as happens for some
 // elections that the list still names.
@@ -179,15 +193,14 @@ func unpublished(err error) bool {
 // several, and one summary error.
 func fetchFailure(failed []fetchResult, total int, io streams) error {
 	if len(failed) == 1 {
-		return fmt.Errorf("election %s: %w (nothing was stored)", failed[0].id, failed[0].err)
+		return fmt.Errorf("election %s: %w", failed[0].id, failed[0].err)
 	}
 	var names []string
 	for _, r := range failed {
 		io.warnf("election %s: %v", r.id, r.err)
 		names = append(names, string(r.id))
 	}
-	return fmt.Errorf("%d of %d elections failed (%s); nothing was stored (use --keep-going to store the rest)",
-		len(failed), total, strings.Join(names, ", "))
+	return fmt.Errorf("%d of %d elections failed (%s)", len(failed), total, strings.Join(names, ", "))
 }
 
 // progressBar returns a progress callback drawing on stderr when stderr is
@@ -223,16 +236,12 @@ func fetchElectionList(c *cli.Context, client *feed.Client) ([]byte, []snapshot.
 }
 
 // listedElections fetches the election list and returns its IDs in
-// numeric order.
-func listedElections(c *cli.Context, client *feed.Client) ([]snapshot.ElectionID, error) {
+// numeric order, each marked as chosen through ALL.
+func listedElections(c *cli.Context, client *feed.Client, io streams) (
+	[]snapshot.ElectionID, map[snapshot.ElectionID]bool, error) {
 	_, list, err := fetchElectionList(c, client)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ids := make([]snapshot.ElectionID, 0, len(list))
-	for _, e := range list {
-		ids = append(ids, e.ID)
-	}
-	sortElectionIDs(ids)
-	return ids, nil
+	return chosenElections("ALL", list, io)
 }

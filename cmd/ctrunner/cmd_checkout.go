@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -44,6 +45,9 @@ func checkoutCommand(io streams) *cli.Command {
 				return err
 			}
 			dest := c.String("dest")
+			if err := checkDest(dest, c.String("store")); err != nil {
+				return err
+			}
 			if err := writeFolder(dest, files, c.Bool("force")); err != nil {
 				return err
 			}
@@ -68,6 +72,24 @@ func checkoutFiles(snap *snapshot.Snapshot, io streams) ([]snapshot.File, error)
 	return append(files, snap.Files...), nil
 }
 
+// checkDest refuses a destination that is not a folder, or that is or
+// holds the store: --force must never be able to delete the archive.
+func checkDest(dest, storeDir string) error {
+	if fi, err := os.Lstat(dest); err == nil && !fi.IsDir() {
+		return fmt.Errorf("checkout: %s exists and is not a folder", dest)
+	}
+	absDest, err1 := filepath.Abs(dest)
+	absStore, err2 := filepath.Abs(storeDir)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("checkout: cannot resolve %s", dest)
+	}
+	if rel, err := filepath.Rel(absDest, absStore); err == nil &&
+		(rel == "." || !strings.HasPrefix(rel, "..")) {
+		return fmt.Errorf("checkout: --dest %s would overwrite the store %s", dest, storeDir)
+	}
+	return nil
+}
+
 // writeFolder writes files into a new folder beside dest and renames it
 // into place, so that dest is either untouched or complete.
 func writeFolder(dest string, files []snapshot.File, force bool) error {
@@ -78,6 +100,11 @@ func writeFolder(dest string, files []snapshot.File, force bool) error {
 	parent := filepath.Dir(dest)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("checkout: %w", err)
+	}
+	// Folders left by a checkout that was killed half way.
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(dest)+".tmp-*"))
+	for _, dir := range stale {
+		os.RemoveAll(dir)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dest)+".tmp-")
 	if err != nil {

@@ -67,23 +67,29 @@ func downloadCommand(io streams) *cli.Command {
 				return err
 			}
 
-			ids, err := listedElections(c, client)
+			ids, all, err := listedElections(c, client, io)
 			if err != nil {
 				return err
 			}
+			results := fetchAll(c.Context, client, ids, c.Int("jobs"), nil)
+			if failed := settle(results, all, io); len(failed) > 0 {
+				return fetchFailure(failed, len(results), io)
+			}
 			var out bytes.Buffer
 			out.WriteString("[")
-			for i, r := range fetchAll(c.Context, client, ids, c.Int("jobs"), nil) {
-				if r.err != nil {
-					return fmt.Errorf("election %s: %w", r.id, r.err)
+			first := true
+			for _, r := range results {
+				if r.skipped {
+					continue
 				}
 				wrapper, err := wrapperJSON(r.snapshot)
 				if err != nil {
 					return err
 				}
-				if i > 0 {
+				if !first {
 					out.WriteString(",")
 				}
+				first = false
 				out.WriteString("\n")
 				out.Write(wrapper)
 			}

@@ -52,7 +52,10 @@ func runImport(c *cli.Context, io streams, dir string) error {
 	}
 
 	for _, p := range archive.Problems() {
-		io.warnf("warning: skipped %v", p)
+		io.warnf("warning: %v", p)
+	}
+	if len(archive.Elections()) == 0 {
+		return fmt.Errorf("%s holds no election folders ({id}/{version}/raw.json); nothing to import", dir)
 	}
 
 	// Read and check everything before the store is touched.
@@ -172,5 +175,31 @@ func importedSnapshot(id snapshot.ElectionID, rec *legacy.Version, path string) 
 	if err := checkDocuments(s); err != nil {
 		return nil, fmt.Errorf("%s: %w", rec.RawPath, err)
 	}
+	if err := checkElectionID(s, id); err != nil {
+		return nil, fmt.Errorf("%s: %w", rec.RawPath, err)
+	}
 	return s, nil
+}
+
+// checkElectionID makes sure the documents belong to the election whose
+// folder they were found in, so that a folder given one level too deep
+// cannot create elections named after versions.
+func checkElectionID(s *snapshot.Snapshot, id snapshot.ElectionID) error {
+	edRaw, _ := s.File(snapshot.ElectionDataFile)
+	ldRaw, _ := s.File(snapshot.LookupDataFile)
+	ed, err := snapshot.DecodeElectionData(edRaw)
+	if err != nil {
+		return err
+	}
+	ld, err := snapshot.DecodeLookupData(ldRaw)
+	if err != nil {
+		return err
+	}
+	for _, got := range []snapshot.ElectionID{ed.Election.ID, ld.Election.ID} {
+		if got != "" && got != id {
+			return fmt.Errorf("the data is of election %s, not %s (is the folder the old tool's "+
+				"archive folder, the one holding index.json?)", got, id)
+		}
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"sync"
 
 	"ctrunner/feed"
 	"ctrunner/snapshot"
@@ -13,20 +12,15 @@ import (
 
 // fetchElection fetches one election as a consistent set of documents and
 // checks that they decode, so that nothing unreadable is ever archived as
-// if it were good. It fills in the precincts-reporting summary.
+// if it were good.
 func fetchElection(ctx context.Context, client *feed.Client, id snapshot.ElectionID) (*snapshot.Snapshot, error) {
-	s, err := client.Election(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkDocuments(s); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.SourceURL, err)
-	}
-	return s, nil
+	r := fetchAll(ctx, client, []snapshot.ElectionID{id}, 1, nil)[0]
+	return r.snapshot, r.err
 }
 
 // checkDocuments decodes a snapshot's election and lookup documents and
-// records its precincts-reporting line in the metadata.
+// records its precincts-reporting line in the metadata (left empty when
+// the document has none, as before an election).
 func checkDocuments(s *snapshot.Snapshot) error {
 	ed, _ := s.File(snapshot.ElectionDataFile)
 	ld, _ := s.File(snapshot.LookupDataFile)
@@ -36,11 +30,7 @@ func checkDocuments(s *snapshot.Snapshot) error {
 	if _, err := snapshot.DecodeLookupData(ld); err != nil {
 		return err
 	}
-	pr, err := snapshot.Summarize(ed)
-	if err != nil {
-		return err
-	}
-	s.PrecinctsReporting = pr
+	s.PrecinctsReporting, _ = snapshot.Summarize(ed)
 	return nil
 }
 
@@ -52,40 +42,29 @@ type fetchResult struct {
 	skipped  bool // not an error: see unpublished
 }
 
-// fetchAll fetches the elections with at most jobs requests in flight and
-// returns the results in the order of ids. progress, if not nil, is called
-// after each election completes.
+// fetchAll fetches the elections with at most jobs requests in flight,
+// checks their documents, and returns the results in the order of ids.
+// progress, if not nil, is called after each election completes.
 func fetchAll(ctx context.Context, client *feed.Client, ids []snapshot.ElectionID, jobs int,
 	progress func(done, total int)) []fetchResult {
-	if jobs < 1 {
-		jobs = 1
+	index := make(map[snapshot.ElectionID]int, len(ids))
+	for i, id := range ids {
+		index[id] = i
 	}
 	results := make([]fetchResult, len(ids))
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		done int
-		sem  = make(chan struct{}, jobs)
-	)
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-
-			s, err := fetchElection(ctx, client, id)
-			results[i] = fetchResult{id: id, snapshot: s, err: err}
-
-			mu.Lock()
-			done++
-			if progress != nil {
-				progress(done, len(ids))
+	done := 0
+	client.Elections(ctx, ids, jobs, func(id snapshot.ElectionID, s *snapshot.Snapshot, err error) {
+		if err == nil {
+			if err = checkDocuments(s); err != nil {
+				err = fmt.Errorf("%s: %w", s.SourceURL, err)
 			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+		}
+		results[index[id]] = fetchResult{id: id, snapshot: s, err: err}
+		done++
+		if progress != nil {
+			progress(done, len(ids))
+		}
+	})
 	return results
 }
 
