@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"store":         {"snapshot"},
 	"export":        {"snapshot"},
 	"diff":          {"snapshot", "export"},
+	"rehearsal":     {"snapshot"},
 	"cmd/ctrunner":  {"*"},
 	"cmd/fakect":    {"feed/feedtest", "legacy", "snapshot"},
 }

@@ -61,6 +61,9 @@ type gitStore struct {
 	// fault, when set by a test, is called before each step of a write
 	// and fails the write by returning an error.
 	fault func(step string) error
+	// dieOnFault, set by tests, makes a failed write leave everything as
+	// it is, without undoing anything, as a killed process would.
+	dieOnFault bool
 	// noSync, set by benchmarks that build large fixtures, skips fsync.
 	noSync bool
 }
@@ -75,6 +78,9 @@ type parsedCommit struct {
 // Open opens the store in the bare git repository dir, creating it first
 // if it is missing and opts.Create is set. Opening writes nothing.
 func Open(dir string, opts Options) (Store, error) {
+	if s, ok, err := openBackend(dir, opts); ok {
+		return s, err
+	}
 	wait := opts.LockWait
 	if wait == 0 {
 		wait = DefaultLockWait
@@ -160,11 +166,18 @@ func (g *gitStore) Close() error {
 var errClosed = errors.New("store is closed")
 
 // tip returns the commit a branch points at, or the zero hash if there is
-// no such branch. It reads the loose ref file itself, so that an empty ref
-// file (left by an interrupted write of another program) is reported
-// instead of being taken for a missing branch.
+// no such branch.
 func (g *gitStore) tip(name plumbing.ReferenceName) (plumbing.Hash, error) {
-	b, err := os.ReadFile(filepath.Join(g.dir, filepath.FromSlash(string(name))))
+	return readTip(g.dir, name)
+}
+
+// readTip returns the commit a branch of the repository dir points at, or
+// the zero hash if there is no such branch. It reads the loose ref file
+// itself, so that an empty ref file (left by an interrupted write of
+// another program) is reported instead of being taken for a missing
+// branch.
+func readTip(dir string, name plumbing.ReferenceName) (plumbing.Hash, error) {
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(string(name))))
 	switch {
 	case err == nil:
 		h, err := parseRefFile(b)
@@ -175,7 +188,7 @@ func (g *gitStore) tip(name plumbing.ReferenceName) (plumbing.Hash, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return plumbing.ZeroHash, fmt.Errorf("reading %s: %w", name, err)
 	}
-	packed, err := g.packedRefs()
+	packed, err := readPackedRefs(dir)
 	if err != nil {
 		return plumbing.ZeroHash, err
 	}
@@ -196,7 +209,12 @@ func parseRefFile(b []byte) (plumbing.Hash, error) {
 // packedRefs reads the packed-refs file that git gc or git pack-refs may
 // have written; ctrunner itself only writes loose refs.
 func (g *gitStore) packedRefs() (map[plumbing.ReferenceName]plumbing.Hash, error) {
-	f, err := os.Open(filepath.Join(g.dir, "packed-refs"))
+	return readPackedRefs(g.dir)
+}
+
+// readPackedRefs reads the packed-refs file of the repository dir.
+func readPackedRefs(dir string) (map[plumbing.ReferenceName]plumbing.Hash, error) {
+	f, err := os.Open(filepath.Join(dir, "packed-refs"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -422,7 +422,8 @@ func TestWriteFaults(t *testing.T) {
 				before, treeState(t, dir))
 		}
 	}
-	for _, step := range []string{"write blob", "write commit", "rename ref", "sync ref"} {
+	for _, step := range []string{"write journal", "write blob", "write commit",
+		"rename ref", "sync ref", "remove journal"} {
 		if !steps[step] {
 			t.Errorf("step %q never had a fault injected", step)
 		}
@@ -458,7 +459,7 @@ func TestCancelDuringWrite(t *testing.T) {
 				break
 			}
 			if err == nil {
-				if calls != n || last != "sync ref" {
+				if calls != n || last != "remove journal" {
 					t.Fatalf("%s cancelled at step %d of %d succeeded", op.name, n, calls)
 				}
 				break // cancelled after the last step: the write is done

@@ -18,8 +18,9 @@ const lockFileName = "ctrunner.lock"
 type writeLock struct{ f *os.File }
 
 // lockStore takes the exclusive lock of the store in dir, called name in
-// messages, waiting up to wait for another writer to release it. Each call opens the lock file afresh, so
-// two Store values in one process exclude each other as two processes do.
+// messages, waiting up to wait for another writer to release it. Each call
+// opens the lock file afresh, so two Store values in one process exclude
+// each other as two processes do.
 func lockStore(ctx context.Context, dir, name string, wait time.Duration) (*writeLock, error) {
 	// The lock file is made with the store; O_CREATE only repairs a store
 	// whose lock file was deleted, and never truncates.

@@ -35,7 +35,9 @@ func TestSnapshotMessage(t *testing.T) {
 		Source:             snapshot.Fetched,
 		SourceURL:          "http://127.0.0.1:8080/election/80/13392/",
 		PrecinctsReporting: "760 of 763 (99.61%)",
-		Documents:          map[string]string{"b.json": strings.Repeat("b", 64), "a.json": strings.Repeat("a", 64)},
+		Documents: map[string]string{
+			"b.json": strings.Repeat("b", 64), "a.json": strings.Repeat("a", 64),
+		},
 	}
 	want := "election 80 version 13392: 760 of 763 (99.61%) precincts reporting\n" +
 		"\n" +

@@ -9,14 +9,29 @@
 // archive therefore stays readable with plain git and can be pushed to any
 // git host.
 //
+// A store can instead be kept by the zstd backend (Options.Backend): a
+// folder of zstd-compressed documents, each stored as a delta against the
+// previous version of the same document, and a journal of the archived
+// snapshots. Open detects which kind a store is.
+//
 // Writers take a file lock on the store, so several processes may archive
-// into one store; a failed write leaves the repository as it was.
+// into one store; a failed write leaves the repository as it was. Before a
+// write creates anything it lists, in a journal file, every file and folder
+// it will create, and makes that list durable. If the process is killed
+// or the machine stops during the write, the next write (or Recover)
+// reads the journal and either keeps the write, if its branch already
+// moved, or removes what it had created: the store is then byte for byte
+// as before the write or as after it. Reading never writes, so a reader
+// may meet the leftovers of a killed write until the next write clears
+// them: loose objects and temporary files that no ref names, which git
+// and the store ignore.
 package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"time"
 
 	"ctrunner/snapshot"
@@ -27,7 +42,8 @@ type Entry struct {
 	// ID is the snapshot's content ID: snapshot.TreeHash of its files,
 	// which is also the git tree hash of the commit.
 	ID snapshot.Hash
-	// Commit is the hex hash of the git commit that archived the snapshot.
+	// Commit is the hex hash of the git commit that archived the snapshot,
+	// or in a zstd store the hex SHA-256 of its journal record.
 	Commit string
 	snapshot.Meta
 }
@@ -53,6 +69,79 @@ type Options struct {
 	// another writer: zero means DefaultLockWait, a negative value means
 	// do not wait at all.
 	LockWait time.Duration
+	// Backend is the kind of store Create makes: BackendGit (the default
+	// when empty) or BackendZstd. An existing store keeps the kind it was
+	// made with, which Open detects; naming another kind is an error.
+	Backend string
+}
+
+// The kinds of store Options.Backend names.
+const (
+	// BackendGit keeps the store in a bare git repository.
+	BackendGit = "git"
+	// BackendZstd keeps the store as zstd-compressed document deltas and a
+	// journal, in a folder marked by a ctrunner-store.json file.
+	BackendZstd = "zstd"
+)
+
+// openBackend is the part of Open that picks the backend. It opens the
+// store in dir when that is not a git store, creating it first if it is
+// missing, opts.Create is set and opts.Backend names another kind. It
+// reports handled=false when Open should go on to open or create a git
+// store.
+func openBackend(dir string, opts Options) (s Store, handled bool, err error) {
+	switch opts.Backend {
+	case "", BackendGit, BackendZstd:
+	default:
+		return nil, true, fmt.Errorf("unknown store backend %q (want %s or %s)",
+			opts.Backend, BackendGit, BackendZstd)
+	}
+	present, err := storeExists(dir)
+	if err != nil {
+		return nil, true, err
+	}
+	if !present {
+		if opts.Backend != BackendZstd {
+			return nil, false, nil
+		}
+		if !opts.Create {
+			return nil, true, notFoundf("no store at %s "+
+				"(create one with ctrunner archive or ctrunner import)", dir)
+		}
+		if err := createZstd(dir); err != nil {
+			return nil, true, fmt.Errorf("creating store %s: %w", dir, err)
+		}
+	}
+
+	kind := BackendGit
+	marker, err := readMarker(dir)
+	switch {
+	case err == nil:
+		if marker.Backend != BackendZstd || marker.Format != zstdFormat {
+			return nil, true, fmt.Errorf("store %s is of an unknown kind "+
+				"(%s format %d; a newer ctrunner made it?)", dir, marker.Backend, marker.Format)
+		}
+		kind = BackendZstd
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, true, fmt.Errorf("opening store %s: %w", dir, err)
+	case opts.Backend == BackendZstd && checkLayout(dir) != nil:
+		return nil, true, fmt.Errorf("%s is not a ctrunner store: no %s", dir, markerFileName)
+	}
+	if opts.Backend != "" && opts.Backend != kind {
+		return nil, true, fmt.Errorf("store %s is a %s store, not %s", dir, kind, opts.Backend)
+	}
+	if kind == BackendGit {
+		return nil, false, nil
+	}
+	wait := opts.LockWait
+	if wait == 0 {
+		wait = DefaultLockWait
+	}
+	z, err := openZstd(dir, wait)
+	if err != nil {
+		return nil, true, err
+	}
+	return z, true, nil
 }
 
 // Store is an archive of election snapshots. Its methods are safe for

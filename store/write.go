@@ -1,19 +1,24 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/format/objfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"ctrunner/snapshot"
@@ -32,7 +37,9 @@ const (
 const refTempName = "ctrunner-ref.tmp"
 
 // goGitTempPrefix starts the names of the temporary files go-git writes in
-// objects/pack before renaming them to loose objects.
+// objects/pack before renaming them to loose objects. The store names its
+// own temporary object files the same way, as git does, so that git fsck
+// passes over a leftover one.
 const goGitTempPrefix = "tmp_obj_"
 
 // change is one commit to add to a branch.
@@ -183,7 +190,8 @@ func checkName(name string) error {
 }
 
 // write adds c to its branch under the store lock, unless c.same says the
-// branch's latest commit already archives it.
+// branch's latest commit already archives it. It first finishes or undoes
+// any write that a killed process left (see journalName).
 func (g *gitStore) write(ctx context.Context, c change) (Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Entry{}, false, err
@@ -215,33 +223,48 @@ func (g *gitStore) write(ctx context.Context, c change) (Entry, bool, error) {
 	if g.closed {
 		return Entry{}, false, errClosed
 	}
+	if _, err := recoverWrite(g.dir, g.noSync, nil); err != nil {
+		return Entry{}, false, fmt.Errorf("recovering from an interrupted write: %w", err)
+	}
 
 	t := &txn{g: g, ctx: ctx}
 	e, added, err := t.run(c)
-	if err != nil {
+	if err != nil && !t.g.dieOnFault {
 		if uerr := t.undo(); uerr != nil {
 			err = fmt.Errorf("%w; undoing the write failed too: %v", err, uerr)
 		}
+	}
+	if err != nil {
 		return Entry{}, false, err
 	}
 	return e, added, nil
 }
 
-// txn is one write in progress. It records every file and folder it
-// creates, so that undo can bring the repository back to its state before
-// the write.
+// txn is one write in progress. Before it creates anything, it works out
+// every file and folder it will create and lists them in the store's
+// journal, so that undo (or, after a kill, recovery) can bring the
+// repository back to its state before the write.
 type txn struct {
 	g   *gitStore
 	ctx context.Context
 
-	packTemps map[string]bool // go-git temporary files present before
-	objects   []string        // loose object files created
-	dirs      []string        // folders created, parents first
-	refTemp   string          // the ref's temporary file, while it exists
+	plan      journal
+	journaled bool // the journal is written
 	refPath   string
 	oldRef    []byte // the loose ref file before the write, if hadRef
 	hadRef    bool
 	refMoved  bool
+}
+
+// pendingObject is an object of the write, encoded in memory.
+type pendingObject struct {
+	hash plumbing.Hash
+	typ  plumbing.ObjectType
+	data []byte
+	what string // for messages: "document NAME", "tree", "commit"
+	// path is the object's file relative to the store, if the write
+	// creates it; empty if the repository already holds the object.
+	path string
 }
 
 // step marks the start of a step of the write: it fails if the context
@@ -276,20 +299,44 @@ func (t *txn) run(c change) (Entry, bool, error) {
 	if err := t.begin(c.branch); err != nil {
 		return Entry{}, false, err
 	}
-
-	commit, err := t.writeObjects(c, old)
+	objects, err := encodeObjects(c, old)
 	if err != nil {
+		return Entry{}, false, err
+	}
+	commit := objects[len(objects)-1].hash
+	if err := t.planWrite(c.branch, old, commit, objects); err != nil {
+		return Entry{}, false, err
+	}
+
+	if err := t.step("write journal"); err != nil {
+		return Entry{}, false, err
+	}
+	if err := writeJournal(t.g.dir, &t.plan, t.g.noSync); err != nil {
+		return Entry{}, false, err
+	}
+	t.journaled = true
+
+	if err := t.writeObjects(objects); err != nil {
 		return Entry{}, false, err
 	}
 	if err := t.step("sync objects"); err != nil {
 		return Entry{}, false, err
 	}
-	if err := t.syncObjects(); err != nil {
+	if err := t.syncObjectDirs(); err != nil {
 		return Entry{}, false, err
 	}
 	if err := t.moveRef(c.branch, old, commit); err != nil {
 		return Entry{}, false, err
 	}
+
+	// The write is complete once its journal is gone.
+	if err := t.step("remove journal"); err != nil {
+		return Entry{}, false, err
+	}
+	if err := removeJournal(t.g.dir, t.g.noSync); err != nil {
+		return Entry{}, false, err
+	}
+	t.journaled = false
 
 	meta, err := parseMessage(c.message)
 	if err != nil {
@@ -310,67 +357,34 @@ func (t *txn) begin(branch plumbing.ReferenceName) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("reading %s: %w", branch, err)
 	}
-	pack := filepath.Join(t.g.dir, "objects", "pack")
-	if err := t.mkdirAll(pack); err != nil {
-		return err
-	}
-	names, err := readDirNames(pack)
-	if err != nil {
-		return err
-	}
-	t.packTemps = map[string]bool{}
-	for _, name := range names {
-		if strings.HasPrefix(name, goGitTempPrefix) {
-			t.packTemps[name] = true
-		}
-	}
 	return nil
 }
 
-// writeObjects writes the blobs, the tree and the commit of c, whose
-// parent is old, and returns the commit's hash.
-func (t *txn) writeObjects(c change, old plumbing.Hash) (plumbing.Hash, error) {
+// encodeObjects encodes in memory the blobs, the tree and the commit of c,
+// whose parent is old. The commit comes last.
+func encodeObjects(c change, old plumbing.Hash) ([]pendingObject, error) {
+	objects := make([]pendingObject, 0, len(c.files)+2)
 	tree := &object.Tree{}
 	for _, f := range c.files {
-		if err := t.step("write blob"); err != nil {
-			return plumbing.ZeroHash, err
-		}
 		h := plumbing.Hash(snapshot.BlobHash(f.Data))
-		err := t.putObject(h, func() plumbing.EncodedObject {
-			obj := t.g.st.NewEncodedObject()
-			obj.SetType(plumbing.BlobObject)
-			obj.SetSize(int64(len(f.Data)))
-			w, _ := obj.Writer() // a memory object's writer cannot fail
-			w.Write(f.Data)
-			return obj
+		objects = append(objects, pendingObject{
+			hash: h, typ: plumbing.BlobObject, data: f.Data, what: "document " + f.Name,
 		})
-		if err != nil {
-			return plumbing.ZeroHash, err
-		}
 		tree.Entries = append(tree.Entries,
 			object.TreeEntry{Name: f.Name, Mode: filemode.Regular, Hash: h})
 	}
 
-	if err := t.step("write tree"); err != nil {
-		return plumbing.ZeroHash, err
-	}
-	treeObj := t.g.st.NewEncodedObject()
+	treeObj := &plumbing.MemoryObject{}
 	if err := tree.Encode(treeObj); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("encoding tree: %w", err)
+		return nil, fmt.Errorf("encoding tree: %w", err)
 	}
 	// The snapshot ID must not depend on the backend: the tree go-git
 	// builds must hash to what snapshot.TreeHash computes.
 	if got := snapshot.Hash(treeObj.Hash()); got != c.id {
-		return plumbing.ZeroHash, fmt.Errorf("git tree %s differs from snapshot ID %s", got, c.id)
+		return nil, fmt.Errorf("git tree %s differs from snapshot ID %s", got, c.id)
 	}
-	err := t.putObject(treeObj.Hash(), func() plumbing.EncodedObject { return treeObj })
-	if err != nil {
-		return plumbing.ZeroHash, err
-	}
+	objects = append(objects, memoryObject(treeObj, "tree"))
 
-	if err := t.step("write commit"); err != nil {
-		return plumbing.ZeroHash, err
-	}
 	sig := object.Signature{Name: committerName, Email: committerEmail, When: c.when.UTC()}
 	commit := &object.Commit{
 		Author:    sig,
@@ -381,54 +395,176 @@ func (t *txn) writeObjects(c change, old plumbing.Hash) (plumbing.Hash, error) {
 	if !old.IsZero() {
 		commit.ParentHashes = []plumbing.Hash{old}
 	}
-	commitObj := t.g.st.NewEncodedObject()
+	commitObj := &plumbing.MemoryObject{}
 	if err := commit.Encode(commitObj); err != nil {
-		return plumbing.ZeroHash, fmt.Errorf("encoding commit: %w", err)
+		return nil, fmt.Errorf("encoding commit: %w", err)
 	}
-	h := commitObj.Hash()
-	return h, t.putObject(h, func() plumbing.EncodedObject { return commitObj })
+	return append(objects, memoryObject(commitObj, "commit")), nil
 }
 
-// putObject writes the object h, built by build, as a loose object unless
-// the repository already holds it.
-func (t *txn) putObject(h plumbing.Hash, build func() plumbing.EncodedObject) error {
-	err := t.g.st.HasEncodedObject(h)
-	if err == nil {
-		return nil
+func memoryObject(o *plumbing.MemoryObject, what string) pendingObject {
+	r, _ := o.Reader() // a memory object's reader cannot fail
+	data, _ := io.ReadAll(r)
+	return pendingObject{hash: o.Hash(), typ: o.Type(), data: data, what: what}
+}
+
+// planWrite works out which objects the repository lacks and which
+// folders the write must make, and fills in t.plan.
+func (t *txn) planWrite(branch plumbing.ReferenceName, old, commit plumbing.Hash,
+	objects []pendingObject) error {
+	t.plan = journal{branch: branch, old: old, new: commit, refTemp: refTempName}
+	planned := map[plumbing.Hash]bool{}
+	for i := range objects {
+		o := &objects[i]
+		if planned[o.hash] {
+			continue // two documents with the same content
+		}
+		err := t.g.st.HasEncodedObject(o.hash)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, plumbing.ErrObjectNotFound) {
+			return fmt.Errorf("looking up object %s: %w", o.hash, err)
+		}
+		planned[o.hash] = true
+		hex := o.hash.String()
+		dir := "objects/" + hex[:2]
+		if err := t.planDirs(dir); err != nil {
+			return err
+		}
+		o.path = dir + "/" + hex[2:]
+		t.plan.objects = append(t.plan.objects, o.path)
+		t.plan.temps = append(t.plan.temps, dir+"/"+goGitTempPrefix+hex[2:])
 	}
-	if !errors.Is(err, plumbing.ErrObjectNotFound) {
-		return fmt.Errorf("looking up object %s: %w", h, err)
+	return t.planDirs(path.Dir(string(branch)))
+}
+
+// planDirs adds to the plan dir, a slash path relative to the store, and
+// its parents, if they are missing.
+func (t *txn) planDirs(dir string) error {
+	var missing []string
+	for d := dir; d != "." && !slices.Contains(t.plan.dirs, d); d = path.Dir(d) {
+		_, err := os.Stat(filepath.Join(t.g.dir, filepath.FromSlash(d)))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("looking up folder: %w", err)
+		}
+		missing = append(missing, d)
 	}
-	hex := h.String()
-	dir := filepath.Join(t.g.dir, "objects", hex[:2])
-	if err := t.mkdirAll(dir); err != nil {
-		return err
-	}
-	t.objects = append(t.objects, filepath.Join(dir, hex[2:]))
-	if _, err := t.g.st.SetEncodedObject(build()); err != nil {
-		return fmt.Errorf("writing object %s: %w", h, err)
+	slices.Reverse(missing)
+	t.plan.dirs = append(t.plan.dirs, missing...)
+	return nil
+}
+
+// mkdirs makes the planned folders that dir, a slash path relative to the
+// store, needs.
+func (t *txn) mkdirs(dir string) error {
+	for _, d := range t.plan.dirs {
+		if d != dir && !strings.HasPrefix(dir, d+"/") {
+			continue
+		}
+		err := os.Mkdir(filepath.Join(t.g.dir, filepath.FromSlash(d)), 0o777)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("making folder: %w", err)
+		}
 	}
 	return nil
 }
 
-// syncObjects makes the new objects durable before any ref names them.
-// go-git does not fsync.
-func (t *txn) syncObjects() error {
+// writeObjects writes the objects the repository lacks, in order.
+func (t *txn) writeObjects(objects []pendingObject) error {
+	for _, o := range objects {
+		switch o.typ {
+		case plumbing.BlobObject:
+			if err := t.step("write blob"); err != nil {
+				return err
+			}
+		default:
+			if err := t.step("write " + o.typ.String()); err != nil {
+				return err
+			}
+		}
+		if o.path == "" {
+			continue
+		}
+		if err := t.writeObject(o); err != nil {
+			// The temporary file's name tells a user nothing once the
+			// folder is known: keep it only for failures to create it.
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Op != "open" {
+				err = pe.Err
+			}
+			return fmt.Errorf("writing %s (object %s) into %s: %w", o.what, o.hash,
+				filepath.Join(t.g.name, "objects"), err)
+		}
+	}
+	return nil
+}
+
+// writeObject writes o as a loose object: to a temporary file in the
+// object's folder, synced, then renamed to its name. Loose objects are
+// read-only, as git makes them.
+func (t *txn) writeObject(o pendingObject) error {
+	name := filepath.Join(t.g.dir, filepath.FromSlash(o.path))
+	if err := t.mkdirs(path.Dir(o.path)); err != nil {
+		return err
+	}
+	temp := filepath.Join(filepath.Dir(name), goGitTempPrefix+filepath.Base(name))
+	// A temporary file by that name can only be the leftover of a killed
+	// write whose journal is gone (removed by hand, say).
+	if err := os.Remove(temp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(temp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	w := objfile.NewWriter(bw)
+	err = w.WriteHeader(o.typ, int64(len(o.data)))
+	if err == nil {
+		_, err = w.Write(o.data)
+	}
+	if err == nil {
+		err = w.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil && !t.g.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && w.Hash() != o.hash {
+		err = fmt.Errorf("encoded object hashes to %s", w.Hash())
+	}
+	if err == nil {
+		err = os.Rename(temp, name)
+	}
+	return err
+}
+
+// syncObjectDirs makes the new objects' names durable before any ref
+// names them; the files themselves were synced when written.
+func (t *txn) syncObjectDirs() error {
 	if t.g.noSync {
 		return nil
 	}
 	dirs := map[string]bool{}
-	for _, path := range t.objects {
-		if err := syncPath(path); err != nil {
-			return err
+	for _, p := range t.plan.objects {
+		dirs[path.Dir(p)] = true
+	}
+	for _, d := range t.plan.dirs {
+		if strings.HasPrefix(d, "objects/") {
+			dirs[path.Dir(d)] = true
 		}
-		dirs[filepath.Dir(path)] = true
 	}
-	for _, dir := range t.dirs {
-		dirs[filepath.Dir(dir)] = true
-	}
-	for dir := range dirs {
-		if err := syncDir(dir); err != nil {
+	for d := range dirs {
+		if err := syncDir(filepath.Join(t.g.dir, filepath.FromSlash(d))); err != nil {
 			return err
 		}
 	}
@@ -448,15 +584,15 @@ func (t *txn) moveRef(branch plumbing.ReferenceName, old, commit plumbing.Hash) 
 	if err := t.step("make ref folder"); err != nil {
 		return err
 	}
-	if err := t.mkdirAll(filepath.Dir(t.refPath)); err != nil {
+	if err := t.mkdirs(path.Dir(string(branch))); err != nil {
 		return err
 	}
 
 	if err := t.step("write ref"); err != nil {
 		return err
 	}
-	t.refTemp = filepath.Join(t.g.dir, refTempName)
-	if err := t.writeSynced(t.refTemp, []byte(commit.String()+"\n")); err != nil {
+	refTemp := filepath.Join(t.g.dir, refTempName)
+	if err := t.writeSynced(refTemp, []byte(commit.String()+"\n")); err != nil {
 		return err
 	}
 
@@ -474,10 +610,10 @@ func (t *txn) moveRef(branch plumbing.ReferenceName, old, commit plumbing.Hash) 
 	if err := t.step("rename ref"); err != nil {
 		return err
 	}
-	if err := os.Rename(t.refTemp, t.refPath); err != nil {
+	if err := os.Rename(refTemp, t.refPath); err != nil {
 		return fmt.Errorf("updating %s: %w", branch, err)
 	}
-	t.refTemp, t.refMoved = "", true
+	t.refMoved = true
 
 	if err := t.step("sync ref"); err != nil {
 		return err
@@ -486,13 +622,17 @@ func (t *txn) moveRef(branch plumbing.ReferenceName, old, commit plumbing.Hash) 
 }
 
 // syncRefDirs makes the renamed ref durable, and the folders made for it.
+// The store's folder, which the temporary file left, is synced when the
+// journal is removed.
 func (t *txn) syncRefDirs() error {
 	if t.g.noSync {
 		return nil
 	}
-	dirs := []string{filepath.Dir(t.refPath), t.g.dir}
-	for _, dir := range t.dirs {
-		dirs = append(dirs, filepath.Dir(dir))
+	dirs := []string{filepath.Dir(t.refPath)}
+	for _, d := range t.plan.dirs {
+		if strings.HasPrefix(d, "refs/") {
+			dirs = append(dirs, filepath.Join(t.g.dir, filepath.FromSlash(path.Dir(d))))
+		}
 	}
 	for _, dir := range dirs {
 		if err := syncDir(dir); err != nil {
@@ -521,67 +661,36 @@ func (t *txn) writeSynced(path string, data []byte) error {
 	return nil
 }
 
-// mkdirAll makes dir and its missing parents, recording each one made.
-func (t *txn) mkdirAll(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if err := t.mkdirAll(filepath.Dir(dir)); err != nil {
-		return err
-	}
-	if err := os.Mkdir(dir, 0o777); errors.Is(err, fs.ErrExist) {
-		return nil // not ours to remove
-	} else if err != nil {
-		return fmt.Errorf("making folder: %w", err)
-	}
-	t.dirs = append(t.dirs, dir)
-	return nil
-}
-
-// undo removes everything the write created and puts the ref back, so
-// that a failed write leaves the repository as it was.
+// undo brings the repository back to its state before the write: it puts
+// the ref back and removes what the journal lists, then the journal. If
+// the ref cannot be put back, the write's objects stay: the ref names
+// them, and the journal stays for the next writer to finish the write.
 func (t *txn) undo() error {
-	var errs []error
-	keep := func(err error) {
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
+	if !t.journaled {
+		return nil // nothing was created
 	}
 	if t.refMoved {
+		var err error
 		if t.hadRef {
-			t.refTemp = filepath.Join(t.g.dir, refTempName)
-			err := t.writeSynced(t.refTemp, t.oldRef)
+			refTemp := filepath.Join(t.g.dir, refTempName)
+			err = t.writeSynced(refTemp, t.oldRef)
 			if err == nil {
-				err = os.Rename(t.refTemp, t.refPath)
+				err = os.Rename(refTemp, t.refPath)
 			}
-			keep(err)
 		} else {
-			keep(os.Remove(t.refPath))
+			err = os.Remove(t.refPath)
+		}
+		if err == nil && !t.g.noSync {
+			err = syncDir(filepath.Dir(t.refPath))
+		}
+		if err != nil {
+			return fmt.Errorf("putting back %s: %w", t.plan.branch, err)
 		}
 	}
-	if t.refTemp != "" {
-		keep(os.Remove(t.refTemp))
+	if err := rollBack(t.g.dir, &t.plan, false, t.g.noSync, nil); err != nil {
+		return err
 	}
-	for i := len(t.objects) - 1; i >= 0; i-- {
-		keep(os.Remove(t.objects[i]))
-	}
-	if t.packTemps != nil {
-		pack := filepath.Join(t.g.dir, "objects", "pack")
-		names, err := readDirNames(pack)
-		keep(err)
-		for _, name := range names {
-			if strings.HasPrefix(name, goGitTempPrefix) && !t.packTemps[name] {
-				keep(os.Remove(filepath.Join(pack, name)))
-			}
-		}
-	}
-	for i := len(t.dirs) - 1; i >= 0; i-- {
-		keep(os.Remove(t.dirs[i]))
-	}
-	if t.refMoved && !t.g.noSync {
-		keep(syncDir(filepath.Dir(t.refPath)))
-	}
-	return errors.Join(errs...)
+	return removeJournal(t.g.dir, t.g.noSync)
 }
 
 func readDirNames(dir string) ([]string, error) {

@@ -1,0 +1,405 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// journalName is the file in the store's folder where a write lists, before
+// it creates anything, every file and folder it is about to create. It
+// lies outside refs/ and objects/, where neither git nor go-git looks.
+//
+// A write that was killed leaves its journal behind; the next writer (or
+// Recover) reads it and either finishes the write, if the branch already
+// points at the new commit, or removes what the journal lists. A process
+// that only reads never does this, so until the next write it may find the
+// leftovers of a killed write: loose objects that no ref names and
+// temporary files, which git and ctrunner both ignore.
+const journalName = "ctrunner-txn"
+
+// journalHeader is the first line of a journal, naming its format.
+const journalHeader = "ctrunner-txn 1"
+
+// The kinds of line in a journal, each followed by a space and a value.
+const (
+	lineBranch  = "branch"   // the branch the write moves
+	lineOld     = "old"      // the branch's commit before the write (zeros: none)
+	lineNew     = "new"      // the commit the write adds
+	lineDir     = "dir"      // a folder the write makes, parents first
+	lineTemp    = "temp"     // a temporary object file the write makes
+	lineObject  = "object"   // a loose object file the write makes
+	lineRefTemp = "ref-temp" // the temporary file of the branch's new value
+	lineEnd     = "end"      // "sha256:" and the SHA-256 of every line before
+)
+
+// journal is what a write will create: the content of its journal file.
+// Paths are relative to the store's folder, with forward slashes.
+type journal struct {
+	branch   plumbing.ReferenceName
+	old, new plumbing.Hash
+	dirs     []string // folders made, parents first
+	temps    []string // temporary object files, renamed to objects when done
+	objects  []string // loose object files
+	refTemp  string
+}
+
+// encode returns the journal's file content. Its last line holds a
+// checksum of the others, so a journal cut short by a crash is recognised.
+func (j *journal) encode() []byte {
+	var b bytes.Buffer
+	fmt.Fprintln(&b, journalHeader)
+	fmt.Fprintln(&b, lineBranch, j.branch)
+	fmt.Fprintln(&b, lineOld, j.old)
+	fmt.Fprintln(&b, lineNew, j.new)
+	for _, d := range j.dirs {
+		fmt.Fprintln(&b, lineDir, d)
+	}
+	for i := range j.objects {
+		fmt.Fprintln(&b, lineTemp, j.temps[i])
+		fmt.Fprintln(&b, lineObject, j.objects[i])
+	}
+	fmt.Fprintln(&b, lineRefTemp, j.refTemp)
+	b.WriteString(endLine(b.Bytes()))
+	return b.Bytes()
+}
+
+// endLine returns the last line of a journal whose other lines are body.
+func endLine(body []byte) string {
+	sum := sha256.Sum256(body)
+	return lineEnd + " sha256:" + hex.EncodeToString(sum[:]) + "\n"
+}
+
+// errTornJournal reports a journal without its final checksum line, or
+// whose checksum does not match: the write was killed while writing it.
+var errTornJournal = errors.New("journal is incomplete")
+
+// parseJournal reads a journal file's content. It returns errTornJournal
+// for a journal that was not completely written, and another error for a
+// complete one it cannot accept.
+func parseJournal(data []byte) (*journal, error) {
+	body, last, ok := cutLastLine(data)
+	if !ok {
+		return nil, errTornJournal
+	}
+	if last+"\n" != endLine(body) {
+		return nil, errTornJournal
+	}
+
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	if lines[0] != journalHeader {
+		return nil, fmt.Errorf("journal starts with %q, not %q", lines[0], journalHeader)
+	}
+	j := &journal{}
+	seen := map[string]int{}
+	for _, line := range lines[1:] {
+		kind, value, _ := strings.Cut(line, " ")
+		seen[kind]++
+		if err := j.set(kind, value); err != nil {
+			return nil, fmt.Errorf("journal line %q: %w", line, err)
+		}
+	}
+	for _, kind := range []string{lineBranch, lineOld, lineNew, lineRefTemp} {
+		if seen[kind] != 1 {
+			return nil, fmt.Errorf("journal has %d %q lines, want 1", seen[kind], kind)
+		}
+	}
+	if len(j.temps) != len(j.objects) {
+		return nil, fmt.Errorf("journal lists %d temporary files for %d objects",
+			len(j.temps), len(j.objects))
+	}
+	return j, nil
+}
+
+// cutLastLine splits data before its last line, which must end in a
+// newline.
+func cutLastLine(data []byte) (body []byte, last string, ok bool) {
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, "", false
+	}
+	i := bytes.LastIndexByte(data[:len(data)-1], '\n')
+	if i < 0 {
+		return nil, "", false
+	}
+	return data[:i+1], string(data[i+1 : len(data)-1]), true
+}
+
+// set records one journal line, refusing any path a write never creates:
+// a damaged journal must not make recovery remove other files.
+func (j *journal) set(kind, value string) error {
+	switch kind {
+	case lineBranch:
+		if !strings.HasPrefix(value, "refs/heads/") || !cleanPath(value) {
+			return errors.New("not a branch")
+		}
+		j.branch = plumbing.ReferenceName(value)
+	case lineOld, lineNew:
+		if !plumbing.IsHash(value) {
+			return errors.New("not a commit hash")
+		}
+		if kind == lineOld {
+			j.old = plumbing.NewHash(value)
+		} else {
+			j.new = plumbing.NewHash(value)
+		}
+	case lineDir:
+		if !objectDirPath(value) && !(strings.HasPrefix(value, "refs/") && cleanPath(value)) {
+			return errors.New("not a folder a write makes")
+		}
+		j.dirs = append(j.dirs, value)
+	case lineTemp:
+		dir, name := path.Split(value)
+		hexName, ok := strings.CutPrefix(name, goGitTempPrefix)
+		if !ok || !objectFile(dir, name, value) || !isHex(hexName, 38) {
+			return errors.New("not a temporary object file")
+		}
+		j.temps = append(j.temps, value)
+	case lineObject:
+		dir, name := path.Split(value)
+		if !objectFile(dir, name, value) || !isHex(name, 38) {
+			return errors.New("not a loose object file")
+		}
+		j.objects = append(j.objects, value)
+	case lineRefTemp:
+		if value != refTempName {
+			return errors.New("not the ref's temporary file")
+		}
+		j.refTemp = value
+	default:
+		return errors.New("unknown kind of line")
+	}
+	return nil
+}
+
+// cleanPath reports whether p is a relative slash path inside the store,
+// in its shortest form.
+func cleanPath(p string) bool {
+	return filepath.IsLocal(p) && path.Clean(p) == p && !strings.Contains(p, "\\")
+}
+
+// objectDirPath reports whether p is a folder of loose objects, such as
+// objects/ab.
+func objectDirPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, "objects/")
+	return ok && isHex(rest, 2)
+}
+
+// objectFile reports whether p, split into dir and name, is a file in a
+// folder of loose objects.
+func objectFile(dir, name, p string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	return objectDirPath(dir) && p == dir+"/"+name
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeJournal creates the journal file of the store in dir and makes it
+// durable. It fails if a journal is already there. If it fails, it leaves
+// no journal behind (unless even removing it fails: then the journal is
+// incomplete, and recovery discards it).
+func writeJournal(dir string, j *journal, noSync bool) error {
+	name := filepath.Join(dir, journalName)
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	_, err = f.Write(j.encode())
+	if err == nil && !noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !noSync {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("writing journal %s: %w", name, err)
+	}
+	return nil
+}
+
+// removeJournal removes the journal of the store in dir and makes the
+// removal durable.
+func removeJournal(dir string, noSync bool) error {
+	if err := os.Remove(filepath.Join(dir, journalName)); err != nil &&
+		!errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing journal: %w", err)
+	}
+	if noSync {
+		return nil
+	}
+	return syncDir(dir)
+}
+
+// Recover finishes or undoes a write to the store in dir that a crash or a
+// kill interrupted, as the next write would do: it waits for the store
+// lock (up to DefaultLockWait), reads the write's journal if there is one
+// and either keeps the write, if its branch already names the new commit,
+// or removes every file and folder the write created. The store is then
+// exactly as it was before the write, or as the completed write left it.
+//
+// The report says what was done, in one line; it is empty if no write was
+// interrupted. Recover may itself be interrupted and run again.
+func Recover(dir string) (report string, err error) {
+	present, err := storeExists(dir)
+	if err != nil {
+		return "", err
+	}
+	if !present {
+		return "", notFoundf("no store at %s", dir)
+	}
+	if err := checkLayout(dir); err != nil {
+		return "", err
+	}
+	lock, err := lockStore(context.Background(), dir, dir, DefaultLockWait)
+	if err != nil {
+		return "", err
+	}
+	defer lock.unlock()
+	report, err = recoverWrite(dir, false, nil)
+	if err != nil {
+		return "", fmt.Errorf("recovering store %s: %w", dir, err)
+	}
+	return report, nil
+}
+
+// recoverWrite does the work of Recover for a caller that holds the store
+// lock. fault, when a test sets it, is called before each removal and
+// stops the recovery where it is when it returns an error, as a kill
+// would.
+func recoverWrite(dir string, noSync bool, fault func(step string) error) (string, error) {
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading journal: %w", err)
+	}
+	j, err := parseJournal(data)
+	if errors.Is(err, errTornJournal) {
+		// The journal is made durable before anything it lists is
+		// created: a torn one means the write created nothing.
+		if err := removeJournal(dir, noSync); err != nil {
+			return "", err
+		}
+		return "removed the incomplete journal of an interrupted write " +
+			"(the write had created nothing)", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w (remove %s by hand to write anyway)", err,
+			filepath.Join(dir, journalName))
+	}
+
+	tip, err := readTip(dir, j.branch)
+	if err != nil {
+		return "", err
+	}
+	done := tip == j.new
+	if err := rollBack(dir, j, done, noSync, fault); err != nil {
+		return "", err
+	}
+	if err := removeJournal(dir, noSync); err != nil {
+		return "", err
+	}
+	if done {
+		return fmt.Sprintf("finished an interrupted write to %s (commit %s)",
+			j.branch, j.new), nil
+	}
+	return fmt.Sprintf("undid an interrupted write to %s: removed what it had added "+
+		"(up to %d objects and %d folders)", j.branch, len(j.objects), len(j.dirs)), nil
+}
+
+// rollBack removes the temporary files a write listed in j may have left,
+// and unless keep is set its objects and the folders it made, if empty.
+// Files already gone are skipped, so that rollBack can be run again after
+// it was interrupted.
+func rollBack(dir string, j *journal, keep, noSync bool,
+	fault func(step string) error) error {
+	var errs []error
+	changed := map[string]bool{} // folders to sync
+	remove := func(rel string, isDir bool) error {
+		if fault != nil {
+			if err := fault("remove " + rel); err != nil {
+				return err
+			}
+		}
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		err := os.Remove(p)
+		switch {
+		case err == nil:
+			changed[filepath.Dir(p)] = true
+		case errors.Is(err, fs.ErrNotExist):
+		case isDir && (errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)):
+			// Not empty: something else put a file in it; not ours.
+		default:
+			errs = append(errs, err)
+		}
+		return nil
+	}
+
+	files := append([]string{j.refTemp}, j.temps...)
+	files = append(files, goGitTemps(dir)...)
+	if !keep {
+		files = append(files, j.objects...)
+	}
+	for _, rel := range files {
+		if err := remove(rel, false); err != nil {
+			return err
+		}
+	}
+	for i := len(j.dirs) - 1; i >= 0 && !keep; i-- {
+		if err := remove(j.dirs[i], true); err != nil {
+			return err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("removing what an interrupted write created: %w", err)
+	}
+	if noSync {
+		return nil
+	}
+	for d := range changed {
+		// A folder removed after a file in it needs no sync.
+		if err := syncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// goGitTemps lists, relative to dir, the temporary object files that
+// go-git writes in objects/pack: earlier versions of the store wrote
+// objects through go-git, and a killed write could leave them.
+func goGitTemps(dir string) []string {
+	names, _ := readDirNames(filepath.Join(dir, "objects", "pack"))
+	var temps []string
+	for _, name := range names {
+		if strings.HasPrefix(name, goGitTempPrefix) {
+			temps = append(temps, "objects/pack/"+name)
+		}
+	}
+	return temps
+}

@@ -1,0 +1,533 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"ctrunner/snapshot"
+)
+
+// zstdTempPrefix starts the names of the temporary files a write makes in an
+// objects/ab folder before renaming them to objects.
+const zstdTempPrefix = ".tmp-"
+
+// zstdChange is one record to add to the journal.
+type zstdChange struct {
+	rec   zstdRecord      // without Seq, which the write sets
+	files []snapshot.File // sorted by name
+	// same reports whether last, the newest record of the same election
+	// (or the newest election list), already archives this change.
+	same func(last *zstdIndexed) bool
+}
+
+func (z *zstdStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
+	if s == nil {
+		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
+	}
+	c, err := zstdSnapshotChange(s)
+	if err == nil {
+		var e Entry
+		var added bool
+		e, added, err = z.write(ctx, c)
+		if err == nil {
+			return e, added, nil
+		}
+	}
+	return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
+		s.Election, s.Version, err)
+}
+
+func (z *zstdStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
+	sourceURL string) (bool, error) {
+	c, err := zstdElectionListChange(data, fetchedAt, sourceURL)
+	if err == nil {
+		var added bool
+		_, added, err = z.write(ctx, c)
+		if err == nil {
+			return added, nil
+		}
+	}
+	return false, fmt.Errorf("archiving election list: %w", err)
+}
+
+// zstdSnapshotChange checks s and returns the record that archives it. The
+// metadata is made to fit on one line as the git backend's trailers are, so
+// that both backends give the same entries.
+func zstdSnapshotChange(s *snapshot.Snapshot) (zstdChange, error) {
+	if _, err := snapshot.ParseElectionID(string(s.Election)); err != nil {
+		return zstdChange{}, err
+	}
+	if err := checkTime(s.FetchedAt); err != nil {
+		return zstdChange{}, err
+	}
+	files, docs, err := checkFiles(s.Files)
+	if err != nil {
+		return zstdChange{}, err
+	}
+	if s.Documents != nil && !maps.Equal(s.Documents, docs) {
+		return zstdChange{}, errors.New("the snapshot's document hashes do not match its files")
+	}
+	if err := checkSizes(files); err != nil {
+		return zstdChange{}, err
+	}
+	id, version := snapshot.TreeHash(files), s.Version
+	return zstdChange{
+		rec: zstdRecord{
+			Kind:               zstdKindSnapshot,
+			ID:                 id.String(),
+			Election:           string(s.Election),
+			Version:            int64(s.Version),
+			FetchedAt:          s.FetchedAt.UTC().Format(time.RFC3339Nano),
+			Source:             oneLine(string(s.Source)),
+			SourceURL:          oneLine(s.SourceURL),
+			TimeSource:         oneLine(s.TimeSource),
+			PrecinctsReporting: oneLine(s.PrecinctsReporting),
+			Files:              zstdDocuments(files),
+		},
+		files: files,
+		same: func(last *zstdIndexed) bool {
+			return last.entry.ID == id && last.entry.Version == version
+		},
+	}, nil
+}
+
+// zstdElectionListChange returns the record that archives an election
+// list.
+func zstdElectionListChange(data []byte, fetchedAt time.Time, sourceURL string) (
+	zstdChange, error) {
+	if len(data) == 0 {
+		return zstdChange{}, errors.New("the election list is empty")
+	}
+	if err := checkTime(fetchedAt); err != nil {
+		return zstdChange{}, err
+	}
+	files := []snapshot.File{{Name: snapshot.ElectionListFile, Data: data}}
+	if err := checkSizes(files); err != nil {
+		return zstdChange{}, err
+	}
+	id := snapshot.TreeHash(files)
+	return zstdChange{
+		rec: zstdRecord{
+			Kind:      zstdKindElectionList,
+			ID:        id.String(),
+			FetchedAt: fetchedAt.UTC().Format(time.RFC3339Nano),
+			SourceURL: oneLine(sourceURL),
+			Files:     zstdDocuments(files),
+		},
+		files: files,
+		same:  func(last *zstdIndexed) bool { return last.entry.ID == id },
+	}, nil
+}
+
+func checkSizes(files []snapshot.File) error {
+	for _, f := range files {
+		if len(f.Data) > maxDocumentSize {
+			return fmt.Errorf("%s has %d bytes, more than the %d the zstd store takes",
+				f.Name, len(f.Data), maxDocumentSize)
+		}
+	}
+	return nil
+}
+
+func zstdDocuments(files []snapshot.File) []zstdDocument {
+	out := make([]zstdDocument, len(files))
+	for i, f := range files {
+		out[i] = zstdDocument{Name: f.Name, SHA256: snapshot.SHA256(f.Data), Size: int64(len(f.Data))}
+	}
+	return out
+}
+
+// write adds c to the journal under the store lock, unless c.same says the
+// latest record already archives it.
+func (z *zstdStore) write(ctx context.Context, c zstdChange) (Entry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, false, err
+	}
+	z.mu.Lock()
+	closed := z.closed
+	z.mu.Unlock()
+	if closed {
+		return Entry{}, false, errClosed
+	}
+
+	// Writers of this Store queue here rather than polling the file lock.
+	select {
+	case z.writing <- struct{}{}:
+		defer func() { <-z.writing }()
+	case <-ctx.Done():
+		return Entry{}, false, ctx.Err()
+	}
+	lock, err := lockStore(ctx, z.dir, z.name, z.lockWait)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	defer lock.unlock()
+
+	t := &zstdTxn{z: z, ctx: ctx, written: map[string]bool{}}
+	e, added, err := t.run(c)
+	if err != nil && !t.committed {
+		if uerr := t.undo(); uerr != nil {
+			err = fmt.Errorf("%w; undoing the write failed too: %v", err, uerr)
+		}
+		return Entry{}, false, err
+	}
+	return e, added, err
+}
+
+// zstdTxn is one write in progress. It records every file and folder it
+// creates, so that undo can bring the store back to its state before the
+// write as long as the journal line is not written.
+type zstdTxn struct {
+	z   *zstdStore
+	ctx context.Context
+
+	temps     []string        // temporary files that may exist
+	objects   []string        // object files renamed into place
+	dirs      []string        // folders created
+	written   map[string]bool // objects this write made, by hex SHA-256
+	committed bool            // the journal line is written
+}
+
+// step marks the start of a step of the write: it fails if the context
+// is done or a test injects a fault.
+func (t *zstdTxn) step(name string) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	if t.z.fault != nil {
+		return t.z.fault(name)
+	}
+	return nil
+}
+
+func (t *zstdTxn) run(c zstdChange) (Entry, bool, error) {
+	if err := t.step("read journal"); err != nil {
+		return Entry{}, false, err
+	}
+	bases, last, err := t.prepare(c)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if last != nil && c.same(last) {
+		return copyEntry(last.entry), false, nil
+	}
+	for _, f := range c.files {
+		if err := t.putObject(f.Data, bases[f.Name]); err != nil {
+			return Entry{}, false, fmt.Errorf("storing %s: %w", f.Name, err)
+		}
+	}
+	e, err := t.appendJournal(c)
+	return e, err == nil || t.committed, err
+}
+
+// prepare brings the index up to date under the lock, removes what
+// earlier writes cut short left behind, and returns the newest record c
+// is compared with and the object each new document is a delta against.
+func (t *zstdTxn) prepare(c zstdChange) (map[string]string, *zstdIndexed, error) {
+	z := t.z
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return nil, nil, errClosed
+	}
+	torn, err := z.index.refresh(z.journal)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store %s: %w", z.name, err)
+	}
+	if torn > 0 {
+		if err := z.truncateJournal(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !z.cleaned || torn > 0 {
+		if err := z.removeTemps(); err != nil {
+			return nil, nil, err
+		}
+		z.cleaned = true
+	}
+
+	var history []*zstdIndexed
+	var last *zstdIndexed
+	if c.rec.Kind == zstdKindElectionList {
+		history, last = z.index.lists, z.index.latestList()
+	} else {
+		id := snapshot.ElectionID(c.rec.Election)
+		history, last = z.index.logs[id], z.index.latest(id)
+	}
+	bases := map[string]string{}
+	for _, f := range c.rec.Files {
+		if !z.index.objects[f.SHA256] {
+			bases[f.Name] = previousDocument(history, f.Name)
+		}
+	}
+	return bases, last, nil
+}
+
+// truncateJournal removes a torn last line. Callers hold z.mu and the
+// store lock.
+func (z *zstdStore) truncateJournal() error {
+	f, err := os.OpenFile(filepath.Join(z.dir, zstdJournalName), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("repairing journal: %w", err)
+	}
+	err = f.Truncate(z.index.end)
+	if err == nil && !z.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("removing the journal's torn last line: %w", err)
+	}
+	return nil
+}
+
+// removeTemps removes the temporary files of writes that were cut short.
+// Callers hold the store lock.
+func (z *zstdStore) removeTemps() error {
+	fanouts, err := readDirNames(filepath.Join(z.dir, "objects"))
+	if err != nil {
+		return fmt.Errorf("looking for stray temporary files: %w", err)
+	}
+	for _, fo := range fanouts {
+		dir := filepath.Join(z.dir, "objects", fo)
+		names, err := readDirNames(dir)
+		if err != nil {
+			continue // not a folder
+		}
+		for _, name := range names {
+			if !strings.HasPrefix(name, zstdTempPrefix) {
+				continue
+			}
+			err := os.Remove(filepath.Join(dir, name))
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing stray temporary file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// putObject stores raw as an object unless the journal already names one
+// for it, as a delta against the object baseSum when it is not "".
+func (t *zstdTxn) putObject(raw []byte, baseSum string) error {
+	sum := snapshot.SHA256(raw)
+	t.z.mu.Lock()
+	known := t.z.index.objects[sum]
+	t.z.mu.Unlock()
+	if known || t.written[sum] {
+		return nil
+	}
+
+	if err := t.step("encode object"); err != nil {
+		return err
+	}
+	obj, err := t.encode(raw, baseSum)
+	if err != nil {
+		return err
+	}
+
+	// An object file that exists but that no journal line names is left
+	// over from a write cut short: it is replaced.
+	dir := filepath.Dir(objectPath(t.z.dir, sum))
+	if err := t.mkdir(dir); err != nil {
+		return err
+	}
+	if err := t.step("write object"); err != nil {
+		return err
+	}
+	tmp, err := t.writeTemp(dir, obj)
+	if err != nil {
+		return err
+	}
+	if err := t.step("rename object"); err != nil {
+		return err
+	}
+	path := objectPath(t.z.dir, sum)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("storing %s: %w", objectName(sum), err)
+	}
+	t.temps = t.temps[:len(t.temps)-1]
+	t.objects = append(t.objects, path)
+	t.written[sum] = true
+
+	if err := t.step("sync objects folder"); err != nil {
+		return err
+	}
+	return t.syncDirs(dir)
+}
+
+// encode returns the object file for raw, a delta against baseSum if that
+// is not "", the base is readable and its depth leaves room in the chain.
+func (t *zstdTxn) encode(raw []byte, baseSum string) ([]byte, error) {
+	z := t.z
+	z.codecMu.Lock()
+	defer z.codecMu.Unlock()
+	if z.codec == nil {
+		return nil, errClosed
+	}
+	var base []byte
+	var sum [sha256.Size]byte
+	depth := 0
+	if baseSum != "" && z.keyframeEvery > 1 {
+		h, err := readObjectHeader(z.dir, baseSum)
+		if err == nil && h.depth+1 < z.keyframeEvery {
+			// A base that cannot be read makes this version a keyframe;
+			// Load reports the damage when the base itself is read.
+			if b, err := z.codec.readRaw(z.dir, baseSum); err == nil {
+				base, depth = b, h.depth+1
+				hex.Decode(sum[:], []byte(baseSum))
+			}
+		}
+	}
+	obj, err := z.codec.encode(raw, base, sum, depth)
+	if err != nil {
+		return nil, err
+	}
+	z.codec.cache.put(snapshot.SHA256(raw), append([]byte(nil), raw...))
+	return obj, nil
+}
+
+// writeTemp writes data to a new temporary file in dir, syncs it and
+// returns its path.
+func (t *zstdTxn) writeTemp(dir string, data []byte) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, zstdTempPrefix+hex.EncodeToString(b[:]))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return "", fmt.Errorf("writing object: %w", err)
+	}
+	t.temps = append(t.temps, path)
+	_, err = f.Write(data)
+	if err == nil {
+		err = t.step("sync object")
+	}
+	if err == nil && !t.z.noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing object: %w", err)
+	}
+	return path, nil
+}
+
+// mkdir makes the folder dir unless it exists, and records it.
+func (t *zstdTxn) mkdir(dir string) error {
+	err := os.Mkdir(dir, 0o777)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("making folder: %w", err)
+	}
+	t.dirs = append(t.dirs, dir)
+	return nil
+}
+
+// syncDirs makes the names in dir durable, and dir's own name if the write
+// made it.
+func (t *zstdTxn) syncDirs(dir string) error {
+	if t.z.noSync {
+		return nil
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	for _, d := range t.dirs {
+		if d == dir {
+			return syncDir(filepath.Dir(dir))
+		}
+	}
+	return nil
+}
+
+// appendJournal appends c's record to the journal, which commits the
+// write, and adds it to the index.
+func (t *zstdTxn) appendJournal(c zstdChange) (Entry, error) {
+	z := t.z
+	if err := t.step("append journal"); err != nil {
+		return Entry{}, err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.closed {
+		return Entry{}, errClosed
+	}
+	rec := c.rec
+	rec.Seq = z.index.seq + 1
+	line, commit, err := marshalZstdLine(&rec)
+	if err != nil {
+		return Entry{}, err
+	}
+	f, err := os.OpenFile(filepath.Join(z.dir, zstdJournalName), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return Entry{}, fmt.Errorf("opening journal: %w", err)
+	}
+	defer f.Close()
+	if n, err := f.Write(line); err != nil {
+		if n > 0 {
+			// Take back what was written; a reader ignores it meanwhile.
+			if terr := f.Truncate(z.index.end); terr != nil {
+				t.committed = true // it may count: do not undo
+				return Entry{}, fmt.Errorf("appending to journal: %w; "+
+					"removing the partial line failed too: %v", err, terr)
+			}
+		}
+		return Entry{}, fmt.Errorf("appending to journal: %w", err)
+	}
+
+	// The line is in the journal: the write counts from here on, and the
+	// index must say so whatever happens next.
+	t.committed = true
+	r := z.index.add(&rec, commit)
+	z.index.end += int64(len(line))
+	e := copyEntry(r.entry)
+	if err := t.step("sync journal"); err != nil {
+		return e, fmt.Errorf("archived, but not known to be durable: %w", err)
+	}
+	if !z.noSync {
+		if err := f.Sync(); err != nil {
+			return e, fmt.Errorf("archived, but not known to be durable: "+
+				"syncing journal: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// undo removes everything the write created, so that a failed write
+// leaves the store as it was.
+func (t *zstdTxn) undo() error {
+	var errs []error
+	keep := func(err error) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for _, path := range t.temps {
+		keep(os.Remove(path))
+	}
+	for i := len(t.objects) - 1; i >= 0; i-- {
+		keep(os.Remove(t.objects[i]))
+	}
+	for i := len(t.dirs) - 1; i >= 0; i-- {
+		keep(os.Remove(t.dirs[i]))
+	}
+	return errors.Join(errs...)
+}
