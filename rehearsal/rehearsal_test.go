@@ -496,7 +496,8 @@ func FuzzNew(f *testing.F) {
 		`"townVotes":{"1":{"5":[{"7":{"V":"1,003","TO":"1%"},"8":{"V":"-"}}]}},` +
 		`"stateVotes":{"5":[{"7":{"V":"2,000","TO":"9.5"}}]},"reports":{"IO":"True"},` +
 		`"districts":[{"1":[{"9":{"S":"True"}},{"10":{"S":true}}]}],` +
-		`"ballotQuestion":{"State Wide":[{"QN":"q","YES":"5","NO":"x"}],"Andover":[{"QN":"q","YES":"3"}]}}`))
+		`"ballotQuestion":{"State Wide":[{"QN":"q","YES":"5","NO":"x"}],` +
+		`"Andover":[{"QN":"q","YES":"3"}]}}`))
 	f.Fuzz(func(t *testing.T, ed []byte) {
 		n, err := New(ed, ld, testOptions(3, 1))
 		if err != nil {

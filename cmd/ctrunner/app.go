@@ -104,6 +104,7 @@ func newApp(io streams) *cli.App {
 			logCommand(io),
 			showCommand(io),
 			checkoutCommand(io),
+			simulateCommand(io),
 		},
 	}
 	for _, c := range app.Commands {
