@@ -17,26 +17,40 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 )
 
-// journalName is the file in the store's folder where a write lists, before
-// it creates anything, every file and folder it is about to create. It
-// lies outside refs/ and objects/, where neither git nor go-git looks.
+// journalName is the file in the store's folder where a write (one
+// Update: any number of commits on any number of branches) lists, before
+// it creates anything, every file and folder it is about to create and
+// every branch it is about to move, with the branch's value before. It lies
+// outside refs/ and objects/, where neither git nor go-git looks.
 //
-// A write that was killed leaves its journal behind; the next writer (or
-// Recover) reads it and either finishes the write, if the branch already
-// points at the new commit, or removes what the journal lists. A process
-// that only reads never does this, so until the next write it may find the
-// leftovers of a killed write: loose objects that no ref names and
-// temporary files, which git and ctrunner both ignore.
+// Removing the journal is the commit point of the write. A write that was
+// killed leaves its journal behind; the next writer (or Recover) reads it
+// and undoes the whole write: it puts every branch the write had moved back
+// where it was (deleting the ref file, and the folders made for it, of a
+// branch that did not exist) and removes every object and folder the write
+// made. This holds even when the write was killed after all its branches
+// had moved: until the journal is gone, the write was not reported done,
+// and undoing it is the one rule that keeps every write all or nothing. A
+// process that only reads never recovers, so until the next write it may
+// see the leftovers of a killed write: loose objects that no ref names,
+// temporary files, and even branches moved by a write that will be undone.
 const journalName = "ctrunner-txn"
 
-// journalHeader is the first line of a journal, naming its format.
-const journalHeader = "ctrunner-txn 1"
+// journalHeader is the first line of a journal, naming its format. Format
+// 1, written by earlier versions, describes one commit on one branch with
+// branch, old and new lines; recovery keeps such a write if its branch
+// already moved, as those versions did.
+const (
+	journalHeader   = "ctrunner-txn 2"
+	journalHeaderV1 = "ctrunner-txn 1"
+)
 
 // The kinds of line in a journal, each followed by a space and a value.
 const (
-	lineBranch  = "branch"   // the branch the write moves
-	lineOld     = "old"      // the branch's commit before the write (zeros: none)
-	lineNew     = "new"      // the commit the write adds
+	lineRef     = "ref"      // a branch the write moves: name, old loose value, new
+	lineBranch  = "branch"   // format 1: the branch the write moves
+	lineOld     = "old"      // format 1: the branch's commit before the write
+	lineNew     = "new"      // format 1: the commit the write adds
 	lineDir     = "dir"      // a folder the write makes, parents first
 	lineTemp    = "temp"     // a temporary object file the write makes
 	lineObject  = "object"   // a loose object file the write makes
@@ -47,12 +61,24 @@ const (
 // journal is what a write will create: the content of its journal file.
 // Paths are relative to the store's folder, with forward slashes.
 type journal struct {
-	branch   plumbing.ReferenceName
-	old, new plumbing.Hash
-	dirs     []string // folders made, parents first
-	temps    []string // temporary object files, renamed to objects when done
-	objects  []string // loose object files
-	refTemp  string
+	refs    []refMove
+	dirs    []string // folders made, parents first
+	temps   []string // temporary object files, renamed to objects when done
+	objects []string // loose object files
+	refTemp string
+	// v1 marks a journal of format 1, whose one ref has no loose value:
+	// recovery keeps its write if the ref already moved.
+	v1 bool
+}
+
+// refMove is a branch that a write moves.
+type refMove struct {
+	name plumbing.ReferenceName
+	// old is the commit that the branch's loose ref file named before the
+	// write, or zero if there was no such file (a new branch, or one that
+	// only packed-refs lists).
+	old plumbing.Hash
+	new plumbing.Hash
 }
 
 // encode returns the journal's file content. Its last line holds a
@@ -60,9 +86,9 @@ type journal struct {
 func (j *journal) encode() []byte {
 	var b bytes.Buffer
 	fmt.Fprintln(&b, journalHeader)
-	fmt.Fprintln(&b, lineBranch, j.branch)
-	fmt.Fprintln(&b, lineOld, j.old)
-	fmt.Fprintln(&b, lineNew, j.new)
+	for _, r := range j.refs {
+		fmt.Fprintln(&b, lineRef, r.name, r.old, r.new)
+	}
 	for _, d := range j.dirs {
 		fmt.Fprintln(&b, lineDir, d)
 	}
@@ -98,10 +124,16 @@ func parseJournal(data []byte) (*journal, error) {
 	}
 
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if lines[0] != journalHeader {
-		return nil, fmt.Errorf("journal starts with %q, not %q", lines[0], journalHeader)
-	}
 	j := &journal{}
+	switch lines[0] {
+	case journalHeader:
+	case journalHeaderV1:
+		j.v1 = true
+		j.refs = []refMove{{}}
+	default:
+		return nil, fmt.Errorf("journal starts with %q, not %q or %q",
+			lines[0], journalHeader, journalHeaderV1)
+	}
 	seen := map[string]int{}
 	for _, line := range lines[1:] {
 		kind, value, _ := strings.Cut(line, " ")
@@ -110,10 +142,23 @@ func parseJournal(data []byte) (*journal, error) {
 			return nil, fmt.Errorf("journal line %q: %w", line, err)
 		}
 	}
-	for _, kind := range []string{lineBranch, lineOld, lineNew, lineRefTemp} {
+	once := []string{lineRefTemp}
+	if j.v1 {
+		once = append(once, lineBranch, lineOld, lineNew)
+	} else if seen[lineRef] == 0 {
+		return nil, errors.New("journal moves no branch")
+	}
+	for _, kind := range once {
 		if seen[kind] != 1 {
 			return nil, fmt.Errorf("journal has %d %q lines, want 1", seen[kind], kind)
 		}
+	}
+	names := map[plumbing.ReferenceName]bool{}
+	for _, r := range j.refs {
+		if names[r.name] {
+			return nil, fmt.Errorf("journal moves %s twice", r.name)
+		}
+		names[r.name] = true
 	}
 	if len(j.temps) != len(j.objects) {
 		return nil, fmt.Errorf("journal lists %d temporary files for %d objects",
@@ -139,19 +184,34 @@ func cutLastLine(data []byte) (body []byte, last string, ok bool) {
 // a damaged journal must not make recovery remove other files.
 func (j *journal) set(kind, value string) error {
 	switch kind {
-	case lineBranch:
-		if !strings.HasPrefix(value, "refs/heads/") || !cleanPath(value) {
-			return errors.New("not a branch")
+	case lineRef:
+		if j.v1 {
+			return errors.New("not a line of format 1")
 		}
-		j.branch = plumbing.ReferenceName(value)
-	case lineOld, lineNew:
+		f := strings.Fields(value)
+		if len(f) != 3 || !branchName(f[0]) || !plumbing.IsHash(f[1]) || !plumbing.IsHash(f[2]) {
+			return errors.New("not a branch, its old and its new commit")
+		}
+		j.refs = append(j.refs, refMove{name: plumbing.ReferenceName(f[0]),
+			old: plumbing.NewHash(f[1]), new: plumbing.NewHash(f[2])})
+	case lineBranch, lineOld, lineNew:
+		if !j.v1 {
+			return errors.New("a line of format 1 only")
+		}
+		if kind == lineBranch {
+			if !branchName(value) {
+				return errors.New("not a branch")
+			}
+			j.refs[0].name = plumbing.ReferenceName(value)
+			return nil
+		}
 		if !plumbing.IsHash(value) {
 			return errors.New("not a commit hash")
 		}
 		if kind == lineOld {
-			j.old = plumbing.NewHash(value)
+			j.refs[0].old = plumbing.NewHash(value)
 		} else {
-			j.new = plumbing.NewHash(value)
+			j.refs[0].new = plumbing.NewHash(value)
 		}
 	case lineDir:
 		if !objectDirPath(value) && !(strings.HasPrefix(value, "refs/") && cleanPath(value)) {
@@ -180,6 +240,11 @@ func (j *journal) set(kind, value string) error {
 		return errors.New("unknown kind of line")
 	}
 	return nil
+}
+
+// branchName reports whether s names a branch, as a path inside the store.
+func branchName(s string) bool {
+	return strings.HasPrefix(s, "refs/heads/") && cleanPath(s)
 }
 
 // cleanPath reports whether p is a relative slash path inside the store,
@@ -254,15 +319,19 @@ func removeJournal(dir string, noSync bool) error {
 	return syncDir(dir)
 }
 
-// Recover finishes or undoes a write to the store in dir that a crash or a
-// kill interrupted, as the next write would do: it waits for the store
-// lock (up to DefaultLockWait), reads the write's journal if there is one
-// and either keeps the write, if its branch already names the new commit,
-// or removes every file and folder the write created. The store is then
-// exactly as it was before the write, or as the completed write left it.
+// Recover repairs what a write to the store in dir that a crash or a
+// kill interrupted left behind, as the next write would do, and more
+// thoroughly. It waits for the store lock (up to DefaultLockWait).
 //
-// The report says what was done, in one line; it is empty if no write was
-// interrupted. Recover may itself be interrupted and run again.
+// In a git store it reads the write's journal, if there is one, and undoes
+// the whole write: every branch the write moved goes back where it was,
+// and every file and folder it created is removed. In a zstd store it
+// removes an incomplete batch at the end of the journal, temporary files,
+// and the object files that no journal record names. Either way the store
+// is then exactly as it was before the interrupted write.
+//
+// The report says what was done, in one line; it is empty if there was
+// nothing to repair. Recover may itself be interrupted and run again.
 func Recover(dir string) (report string, err error) {
 	present, err := storeExists(dir)
 	if err != nil {
@@ -270,6 +339,17 @@ func Recover(dir string) (report string, err error) {
 	}
 	if !present {
 		return "", notFoundf("no store at %s", dir)
+	}
+	marker, err := readMarker(dir)
+	switch {
+	case err == nil:
+		if marker.Backend != BackendZstd || marker.Format != zstdFormat {
+			return "", fmt.Errorf("store %s is of an unknown kind "+
+				"(%s format %d; a newer ctrunner made it?)", dir, marker.Backend, marker.Format)
+		}
+		return recoverZstd(dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("recovering store %s: %w", dir, err)
 	}
 	if err := checkLayout(dir); err != nil {
 		return "", err
@@ -286,10 +366,10 @@ func Recover(dir string) (report string, err error) {
 	return report, nil
 }
 
-// recoverWrite does the work of Recover for a caller that holds the store
-// lock. fault, when a test sets it, is called before each removal and
-// stops the recovery where it is when it returns an error, as a kill
-// would.
+// recoverWrite does the work of Recover for a caller that holds the lock
+// of the git store in dir. fault, when a test sets it, is called before
+// each change and stops the recovery where it is when it returns an error,
+// as a kill would.
 func recoverWrite(dir string, noSync bool, fault func(step string) error) (string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, journalName))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -313,11 +393,40 @@ func recoverWrite(dir string, noSync bool, fault func(step string) error) (strin
 			filepath.Join(dir, journalName))
 	}
 
-	tip, err := readTip(dir, j.branch)
+	if j.v1 {
+		return recoverV1(dir, j, noSync, fault)
+	}
+	moved, err := restoreRefs(dir, j.refs, noSync, fault)
 	if err != nil {
 		return "", err
 	}
-	done := tip == j.new
+	if err := rollBack(dir, j, false, noSync, fault); err != nil {
+		return "", err
+	}
+	if err := removeJournal(dir, noSync); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("undid an interrupted write to %d %s: put back %d, "+
+		"removed what it had added (up to %d objects and %d folders)",
+		len(j.refs), branches(len(j.refs)), moved, len(j.objects), len(j.dirs)), nil
+}
+
+func branches(n int) string {
+	if n == 1 {
+		return "branch"
+	}
+	return "branches"
+}
+
+// recoverV1 recovers from a journal of format 1, as the versions that
+// wrote it did: it keeps the write if its branch already moved.
+func recoverV1(dir string, j *journal, noSync bool, fault func(string) error) (string, error) {
+	r := j.refs[0]
+	tip, err := readTip(dir, r.name)
+	if err != nil {
+		return "", err
+	}
+	done := tip == r.new
 	if err := rollBack(dir, j, done, noSync, fault); err != nil {
 		return "", err
 	}
@@ -326,10 +435,97 @@ func recoverWrite(dir string, noSync bool, fault func(step string) error) (strin
 	}
 	if done {
 		return fmt.Sprintf("finished an interrupted write to %s (commit %s)",
-			j.branch, j.new), nil
+			r.name, r.new), nil
 	}
 	return fmt.Sprintf("undid an interrupted write to %s: removed what it had added "+
-		"(up to %d objects and %d folders)", j.branch, len(j.objects), len(j.dirs)), nil
+		"(up to %d objects and %d folders)", r.name, len(j.objects), len(j.dirs)), nil
+}
+
+// restoreRefs puts every branch of refs that a write moved back where it
+// was, last moved first, and returns how many it put back. A branch still at
+// its old value is left alone; one at neither its old nor its new value
+// was moved by someone else, and stops the recovery.
+func restoreRefs(dir string, refs []refMove, noSync bool,
+	fault func(string) error) (int, error) {
+	moved := 0
+	for i := len(refs) - 1; i >= 0; i-- {
+		r := refs[i]
+		p := filepath.Join(dir, filepath.FromSlash(string(r.name)))
+		cur := plumbing.ZeroHash
+		b, err := os.ReadFile(p)
+		switch {
+		case err == nil:
+			if cur, err = parseRefFile(b); err != nil {
+				return moved, fmt.Errorf("reading %s: %w", r.name, err)
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return moved, fmt.Errorf("reading %s: %w", r.name, err)
+		}
+		if cur == r.old {
+			continue
+		}
+		if cur != r.new {
+			return moved, fmt.Errorf("%s is at %s, neither where the interrupted write "+
+				"found it (%s) nor where it put it (%s): something else moved it "+
+				"(remove %s by hand to write anyway)", r.name, cur, r.old, r.new,
+				filepath.Join(dir, journalName))
+		}
+		if fault != nil {
+			if err := fault("restore " + string(r.name)); err != nil {
+				return moved, err
+			}
+		}
+		if err := setRef(dir, r.name, r.old, noSync); err != nil {
+			return moved, fmt.Errorf("putting back %s: %w", r.name, err)
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// setRef points the loose ref name of the store in dir at commit, or
+// removes the loose ref if commit is zero, and makes the change durable.
+// The new value goes to a temporary file, is synced and renamed over the
+// ref, so that readers see the old value or the new one, never a partial
+// file.
+func setRef(dir string, name plumbing.ReferenceName, commit plumbing.Hash, noSync bool) error {
+	p := filepath.Join(dir, filepath.FromSlash(string(name)))
+	if commit.IsZero() {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	} else {
+		tmp := filepath.Join(dir, refTempName)
+		if err := writeSynced(tmp, []byte(commit.String()+"\n"), noSync); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return err
+		}
+	}
+	if noSync {
+		return nil
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// writeSynced writes data to a new or truncated file and fsyncs it.
+func writeSynced(path string, data []byte, noSync bool) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil && !noSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // rollBack removes the temporary files a write listed in j may have left,

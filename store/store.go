@@ -15,16 +15,21 @@
 // snapshots. Open detects which kind a store is.
 //
 // Writers take a file lock on the store, so several processes may archive
-// into one store; a failed write leaves the repository as it was. Before a
-// write creates anything it lists, in a journal file, every file and folder
-// it will create, and makes that list durable. If the process is killed
-// or the machine stops during the write, the next write (or Recover)
-// reads the journal and either keeps the write, if its branch already
-// moved, or removes what it had created: the store is then byte for byte
-// as before the write or as after it. Reading never writes, so a reader
-// may meet the leftovers of a killed write until the next write clears
-// them: loose objects and temporary files that no ref names, which git
-// and the store ignore.
+// into one store. Every write is an Update: any number of snapshots and
+// election lists, made visible together, or not at all if anything fails
+// (Put and PutElectionList are Updates of one write). A git Update lists,
+// in a journal file, every file and folder it will create and every branch
+// it will move, and makes that list durable before it creates anything;
+// removing the journal commits it. If the process is killed or the machine
+// stops during the write, the next write (or Recover) reads the journal
+// and undoes the whole write. A zstd Update commits by appending its
+// journal lines in one write, as a batch that readers ignore until its
+// last line is there. Either way the store is then byte for byte as before
+// the write (Recover) or holds nothing of it that a reader could see (the
+// next write). Reading never writes, so a reader may meet the leftovers of
+// a killed write until the next write or Recover clears them: files that
+// nothing names, which git and the store ignore, and in a git store even
+// branches that the killed write had moved and recovery will put back.
 package store
 
 import (
@@ -170,8 +175,39 @@ type Store interface {
 	// Load reads a snapshot's documents back and verifies each document's
 	// SHA-256 against the entry.
 	Load(e Entry) (*snapshot.Snapshot, error)
+	// Update runs fn holding the store's write lock for its whole
+	// duration, so that no other writer, in this process or another, can
+	// come between what fn reads through b and what it writes. The writes
+	// fn makes through b become visible together when fn returns nil and
+	// every one of them is durable. If fn returns an error, or a write
+	// fails, or ctx is cancelled, or the process dies, none of them is:
+	// the store is left byte for byte as it was before Update (after
+	// recovery, for a crash). Update returns fn's error unchanged. A
+	// Batch write that fails for another reason than its input (a Put of
+	// an invalid snapshot just returns its error) fails the Update too,
+	// even if fn goes on and returns nil.
+	//
+	// fn must not write through the Store itself (that waits for the lock
+	// Update holds) and must not use b after it returns. The batch keeps
+	// the documents it is given until Update returns: callers must not
+	// change them meanwhile.
+	Update(ctx context.Context, fn func(b Batch) error) error
 	// Close releases the store's resources; the store is unusable after.
 	Close() error
+}
+
+// Batch is the write side of an Update. Its methods may be called from
+// several goroutines, but are done one at a time.
+type Batch interface {
+	// Put and PutElectionList behave like the Store's, deduplicating
+	// against the branch tip as it stands inside this batch (earlier Puts
+	// of the batch included). What they add becomes visible when Update
+	// returns nil.
+	Put(s *snapshot.Snapshot) (e Entry, added bool, err error)
+	PutElectionList(data []byte, fetchedAt time.Time, sourceURL string) (added bool, err error)
+	// Contains sees what this batch has put so far as well as what is
+	// stored.
+	Contains(id snapshot.ElectionID, h snapshot.Hash) (bool, error)
 }
 
 // notFoundError is an error with its own message that still matches

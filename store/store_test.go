@@ -54,6 +54,12 @@ func testStore(t *testing.T, open opener) {
 		{"ResolvePrefixes", testResolvePrefixes},
 		{"InvalidInput", testInvalidInput},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"UpdateAllOrNothing", testUpdateAllOrNothing},
+		{"UpdateInsideBatch", testUpdateInsideBatch},
+		{"UpdateCancel", testUpdateCancel},
+		{"UpdateConcurrentImports", testUpdateConcurrentImports},
+		{"UpdateFaults", testUpdateFaults},
+		{"UpdateCrash", testUpdateCrash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,42 +49,10 @@ type change struct {
 	id      snapshot.Hash   // snapshot.TreeHash(files)
 	message string
 	when    time.Time
+	label   string // for messages: "election 80 version 1313", "the election list"
 	// same reports whether tip, the branch's latest entry, already
 	// archives this change, which then is not written.
 	same func(tip Entry) bool
-}
-
-func (g *gitStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	e, added, err := g.put(ctx, s)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-			s.Election, s.Version, err)
-	}
-	return e, added, nil
-}
-
-func (g *gitStore) put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
-	c, err := snapshotChange(s)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	return g.write(ctx, c)
-}
-
-func (g *gitStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
-	sourceURL string) (bool, error) {
-	c, err := electionListChange(data, fetchedAt, sourceURL)
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	_, added, err := g.write(ctx, c)
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	return added, nil
 }
 
 // snapshotChange checks s and returns the commit that archives it.
@@ -111,6 +79,7 @@ func snapshotChange(s *snapshot.Snapshot) (change, error) {
 		id:      id,
 		message: snapshotMessage(meta),
 		when:    s.FetchedAt,
+		label:   fmt.Sprintf("election %s version %s", s.Election, s.Version),
 		same:    func(tip Entry) bool { return tip.ID == id && tip.Version == version },
 	}, nil
 }
@@ -136,6 +105,7 @@ func electionListChange(data []byte, fetchedAt time.Time, sourceURL string) (cha
 		id:      id,
 		message: electionListMessage(meta),
 		when:    fetchedAt,
+		label:   "the election list",
 		same:    func(tip Entry) bool { return tip.ID == id },
 	}, nil
 }
@@ -189,71 +159,18 @@ func checkName(name string) error {
 	return nil
 }
 
-// write adds c to its branch under the store lock, unless c.same says the
-// branch's latest commit already archives it. It first finishes or undoes
-// any write that a killed process left (see journalName).
-func (g *gitStore) write(ctx context.Context, c change) (Entry, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return Entry{}, false, err
-	}
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
-		return Entry{}, false, errClosed
-	}
-
-	// Writers of this Store queue here rather than polling the file lock.
-	select {
-	case g.writing <- struct{}{}:
-		defer func() { <-g.writing }()
-	case <-ctx.Done():
-		return Entry{}, false, ctx.Err()
-	}
-
-	// Wait for the file lock before taking the mutex, so that readers in
-	// this process are not held up while another process writes.
-	lock, err := lockStore(ctx, g.dir, g.name, g.lockWait)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	defer lock.unlock()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return Entry{}, false, errClosed
-	}
-	if _, err := recoverWrite(g.dir, g.noSync, nil); err != nil {
-		return Entry{}, false, fmt.Errorf("recovering from an interrupted write: %w", err)
-	}
-
-	t := &txn{g: g, ctx: ctx}
-	e, added, err := t.run(c)
-	if err != nil && !t.g.dieOnFault {
-		if uerr := t.undo(); uerr != nil {
-			err = fmt.Errorf("%w; undoing the write failed too: %v", err, uerr)
-		}
-	}
-	if err != nil {
-		return Entry{}, false, err
-	}
-	return e, added, nil
-}
-
-// txn is one write in progress. Before it creates anything, it works out
-// every file and folder it will create and lists them in the store's
-// journal, so that undo (or, after a kill, recovery) can bring the
-// repository back to its state before the write.
+// txn is the commit of an Update's batch in progress. Before it creates
+// anything, it works out every file and folder it will create and every
+// branch it will move, and lists them in the store's journal, so that undo
+// (or, after a kill, recovery) can bring the repository back to its state
+// before the write.
 type txn struct {
 	g   *gitStore
 	ctx context.Context
 
 	plan      journal
 	journaled bool // the journal is written
-	refPath   string
-	oldRef    []byte // the loose ref file before the write, if hadRef
-	hadRef    bool
-	refMoved  bool
+	moved     int  // how many of plan.refs were renamed into place
 }
 
 // pendingObject is an object of the write, encoded in memory.
@@ -275,87 +192,6 @@ func (t *txn) step(name string) error {
 	}
 	if t.g.fault != nil {
 		return t.g.fault(name)
-	}
-	return nil
-}
-
-func (t *txn) run(c change) (Entry, bool, error) {
-	if err := t.step("read tip"); err != nil {
-		return Entry{}, false, err
-	}
-	old, err := t.g.tip(c.branch)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	if !old.IsZero() {
-		pc, err := t.g.commit(old)
-		if err != nil {
-			return Entry{}, false, err
-		}
-		if c.same(pc.entry) {
-			return copyEntry(pc.entry), false, nil
-		}
-	}
-	if err := t.begin(c.branch); err != nil {
-		return Entry{}, false, err
-	}
-	objects, err := encodeObjects(c, old)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	commit := objects[len(objects)-1].hash
-	if err := t.planWrite(c.branch, old, commit, objects); err != nil {
-		return Entry{}, false, err
-	}
-
-	if err := t.step("write journal"); err != nil {
-		return Entry{}, false, err
-	}
-	if err := writeJournal(t.g.dir, &t.plan, t.g.noSync); err != nil {
-		return Entry{}, false, err
-	}
-	t.journaled = true
-
-	if err := t.writeObjects(objects); err != nil {
-		return Entry{}, false, err
-	}
-	if err := t.step("sync objects"); err != nil {
-		return Entry{}, false, err
-	}
-	if err := t.syncObjectDirs(); err != nil {
-		return Entry{}, false, err
-	}
-	if err := t.moveRef(c.branch, old, commit); err != nil {
-		return Entry{}, false, err
-	}
-
-	// The write is complete once its journal is gone.
-	if err := t.step("remove journal"); err != nil {
-		return Entry{}, false, err
-	}
-	if err := removeJournal(t.g.dir, t.g.noSync); err != nil {
-		return Entry{}, false, err
-	}
-	t.journaled = false
-
-	meta, err := parseMessage(c.message)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("reading back commit message: %w", err)
-	}
-	e := Entry{ID: c.id, Commit: commit.String(), Meta: meta}
-	t.g.remember(commit, parsedCommit{entry: e, parent: old})
-	return copyEntry(e), true, nil
-}
-
-// begin records the state the write may have to restore.
-func (t *txn) begin(branch plumbing.ReferenceName) error {
-	t.refPath = filepath.Join(t.g.dir, filepath.FromSlash(string(branch)))
-	b, err := os.ReadFile(t.refPath)
-	switch {
-	case err == nil:
-		t.oldRef, t.hadRef = b, true
-	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("reading %s: %w", branch, err)
 	}
 	return nil
 }
@@ -408,17 +244,11 @@ func memoryObject(o *plumbing.MemoryObject, what string) pendingObject {
 	return pendingObject{hash: o.Hash(), typ: o.Type(), data: data, what: what}
 }
 
-// planWrite works out which objects the repository lacks and which
-// folders the write must make, and fills in t.plan.
-func (t *txn) planWrite(branch plumbing.ReferenceName, old, commit plumbing.Hash,
-	objects []pendingObject) error {
-	t.plan = journal{branch: branch, old: old, new: commit, refTemp: refTempName}
-	planned := map[plumbing.Hash]bool{}
+// planObjects works out which objects the repository lacks and which
+// folders they need, and adds them to t.plan.
+func (t *txn) planObjects(objects []pendingObject) error {
 	for i := range objects {
 		o := &objects[i]
-		if planned[o.hash] {
-			continue // two documents with the same content
-		}
 		err := t.g.st.HasEncodedObject(o.hash)
 		if err == nil {
 			continue
@@ -426,7 +256,6 @@ func (t *txn) planWrite(branch plumbing.ReferenceName, old, commit plumbing.Hash
 		if !errors.Is(err, plumbing.ErrObjectNotFound) {
 			return fmt.Errorf("looking up object %s: %w", o.hash, err)
 		}
-		planned[o.hash] = true
 		hex := o.hash.String()
 		dir := "objects/" + hex[:2]
 		if err := t.planDirs(dir); err != nil {
@@ -436,7 +265,7 @@ func (t *txn) planWrite(branch plumbing.ReferenceName, old, commit plumbing.Hash
 		t.plan.objects = append(t.plan.objects, o.path)
 		t.plan.temps = append(t.plan.temps, dir+"/"+goGitTempPrefix+hex[2:])
 	}
-	return t.planDirs(path.Dir(string(branch)))
+	return nil
 }
 
 // planDirs adds to the plan dir, a slash path relative to the store, and
@@ -571,7 +400,7 @@ func (t *txn) syncObjectDirs() error {
 	return nil
 }
 
-// moveRef points branch at commit if it still points at old.
+// moveRef points the branch r.name at r.new if it still points at old.
 //
 // go-git's CheckAndSetReference rewrites the ref file in place, without
 // fsync, and leaves an empty file behind when the check fails, so a crash
@@ -580,11 +409,11 @@ func (t *txn) syncObjectDirs() error {
 // readers see the old commit or the new one, never a partial file. The
 // compare is done under the store lock, which every ctrunner writer holds,
 // so nothing can move the ref between the compare and the rename.
-func (t *txn) moveRef(branch plumbing.ReferenceName, old, commit plumbing.Hash) error {
+func (t *txn) moveRef(r refMove, old plumbing.Hash) error {
 	if err := t.step("make ref folder"); err != nil {
 		return err
 	}
-	if err := t.mkdirs(path.Dir(string(branch))); err != nil {
+	if err := t.mkdirs(path.Dir(string(r.name))); err != nil {
 		return err
 	}
 
@@ -592,100 +421,68 @@ func (t *txn) moveRef(branch plumbing.ReferenceName, old, commit plumbing.Hash) 
 		return err
 	}
 	refTemp := filepath.Join(t.g.dir, refTempName)
-	if err := t.writeSynced(refTemp, []byte(commit.String()+"\n")); err != nil {
+	if err := writeSynced(refTemp, []byte(r.new.String()+"\n"), t.g.noSync); err != nil {
 		return err
 	}
 
 	if err := t.step("check ref"); err != nil {
 		return err
 	}
-	cur, err := t.g.tip(branch)
+	cur, err := t.g.tip(r.name)
 	if err != nil {
 		return err
 	}
 	if cur != old {
-		return fmt.Errorf("%s moved from %s to %s during the write", branch, old, cur)
+		return fmt.Errorf("%s moved from %s to %s during the write", r.name, old, cur)
 	}
 
 	if err := t.step("rename ref"); err != nil {
 		return err
 	}
-	if err := os.Rename(refTemp, t.refPath); err != nil {
-		return fmt.Errorf("updating %s: %w", branch, err)
+	refPath := filepath.Join(t.g.dir, filepath.FromSlash(string(r.name)))
+	// Count the ref as moved even if the rename fails: it may have
+	// happened, and putting back a ref still at its old value is a no-op.
+	t.moved++
+	if err := os.Rename(refTemp, refPath); err != nil {
+		return fmt.Errorf("updating %s: %w", r.name, err)
 	}
-	t.refMoved = true
-
-	if err := t.step("sync ref"); err != nil {
-		return err
-	}
-	return t.syncRefDirs()
+	return nil
 }
 
-// syncRefDirs makes the renamed ref durable, and the folders made for it.
-// The store's folder, which the temporary file left, is synced when the
-// journal is removed.
+// syncRefDirs makes the renamed refs durable, and the folders made for
+// them. The store's folder, which the temporary file left, is synced when
+// the journal is removed.
 func (t *txn) syncRefDirs() error {
 	if t.g.noSync {
 		return nil
 	}
-	dirs := []string{filepath.Dir(t.refPath)}
+	dirs := map[string]bool{}
+	for _, r := range t.plan.refs {
+		dirs[path.Dir(string(r.name))] = true
+	}
 	for _, d := range t.plan.dirs {
 		if strings.HasPrefix(d, "refs/") {
-			dirs = append(dirs, filepath.Join(t.g.dir, filepath.FromSlash(path.Dir(d))))
+			dirs[path.Dir(d)] = true
 		}
 	}
-	for _, dir := range dirs {
-		if err := syncDir(dir); err != nil {
+	for d := range dirs {
+		if err := syncDir(filepath.Join(t.g.dir, filepath.FromSlash(d))); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeSynced writes data to a new or truncated file and fsyncs it.
-func (t *txn) writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && !t.g.noSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
-
-// undo brings the repository back to its state before the write: it puts
-// the ref back and removes what the journal lists, then the journal. If
-// the ref cannot be put back, the write's objects stay: the ref names
-// them, and the journal stays for the next writer to finish the write.
+// undo brings the repository back to its state before the write, as
+// recovery would: it puts the moved refs back and removes what the
+// journal lists, then the journal. If a ref cannot be put back, the
+// journal stays for the next writer or Recover to finish the undo.
 func (t *txn) undo() error {
 	if !t.journaled {
 		return nil // nothing was created
 	}
-	if t.refMoved {
-		var err error
-		if t.hadRef {
-			refTemp := filepath.Join(t.g.dir, refTempName)
-			err = t.writeSynced(refTemp, t.oldRef)
-			if err == nil {
-				err = os.Rename(refTemp, t.refPath)
-			}
-		} else {
-			err = os.Remove(t.refPath)
-		}
-		if err == nil && !t.g.noSync {
-			err = syncDir(filepath.Dir(t.refPath))
-		}
-		if err != nil {
-			return fmt.Errorf("putting back %s: %w", t.plan.branch, err)
-		}
+	if _, err := restoreRefs(t.g.dir, t.plan.refs[:t.moved], t.g.noSync, nil); err != nil {
+		return err
 	}
 	if err := rollBack(t.g.dir, &t.plan, false, t.g.noSync, nil); err != nil {
 		return err

@@ -32,12 +32,14 @@ import (
 // bytes of its "rec" member), which names that line for good.
 //
 // A write cut short (a crash, a failed fsync) leaves at most temporary
-// files, object files that no journal line names and a torn last journal
-// line. Readers ignore all three and write nothing. A writer, under the
-// lock, removes a torn last line; it removes temporary files on the first
-// write of each Store and whenever it finds a torn line. Unnamed object
-// files are left in place, harmless: none is ever read, and a later write
-// of the same content replaces the file rather than trusting it.
+// files, object files that no journal line names and a torn last line or
+// batch. Readers ignore all three and write nothing. A writer, under the
+// lock, removes a torn last line or batch; it removes temporary files on
+// the first write of each Store and whenever it finds a torn line. Unnamed
+// object files are left in place by writers, harmless: none is ever read,
+// and a later write of the same content replaces the file rather than
+// trusting it. Recover removes them too, and so brings the store back to
+// exactly its state before the write.
 
 // markerFileName is the file that says which backend a folder store uses.
 // The git backend has none.
@@ -86,6 +88,9 @@ type zstdStore struct {
 	// fault, when set by a test, is called before each step of a write
 	// and fails the write by returning an error.
 	fault func(step string) error
+	// dieOnFault, set by tests, makes a failed write leave everything as
+	// it is, without undoing anything, as a killed process would.
+	dieOnFault bool
 	// noSync, set by benchmarks, skips fsync.
 	noSync bool
 }
@@ -211,10 +216,24 @@ func (z *zstdStore) current() error {
 	if z.closed {
 		return errClosed
 	}
-	if _, err := z.index.refresh(z.journal); err != nil {
-		return fmt.Errorf("store %s: %w", z.name, err)
+	_, err := z.refresh()
+	return err
+}
+
+// refresh reads what was appended to the journal into the index and
+// returns the size of a torn last batch. A journal that shrank, because a
+// writer took back a batch it could not make durable, is read again from
+// the start. Callers hold z.mu.
+func (z *zstdStore) refresh() (torn int64, err error) {
+	torn, err = z.index.refresh(z.journal)
+	if errors.Is(err, errJournalShrank) {
+		z.index = newZstdIndex()
+		torn, err = z.index.refresh(z.journal)
 	}
-	return nil
+	if err != nil {
+		return 0, fmt.Errorf("store %s: %w", z.name, err)
+	}
+	return torn, nil
 }
 
 func (z *zstdStore) Log(id snapshot.ElectionID) ([]Entry, error) {

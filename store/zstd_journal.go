@@ -23,11 +23,23 @@ import (
 //	 "crc32c":"1a2b3c4d"}
 //
 // "rec" holds the record, "crc32c" the CRC-32C of the exact bytes of
-// "rec". Appending a line is the commit point of a write: objects whose
-// line was never written are garbage that no reader looks at. A last line
-// without its newline or with a wrong checksum is the trace of a write
-// cut short, and is ignored by readers and removed by the next writer. A
-// damaged line followed by others is reported as damage.
+// "rec". An Update that archives several records appends them in one
+// write, as a batch: each of its lines also carries "batch", the sequence
+// number of the batch's first record (then "crc32c" covers the bytes of
+// "rec" followed by the decimal batch number), and a last line closes the
+// batch:
+//
+//	{"end":{"batch":7,"records":3},"crc32c":"…"}
+//
+// whose "crc32c" covers the bytes of "end". An Update of one record writes
+// one line without "batch", as earlier versions did.
+//
+// Appending the lines is the commit point of a write: objects that no line
+// names are garbage that no reader looks at. A last line, or a last batch,
+// without its newline, with a wrong checksum or without its end line is
+// the trace of a write cut short; it is ignored by readers and removed by
+// the next writer or Recover. A damaged line followed by lines of a later
+// batch is reported as damage.
 const zstdJournalName = "journal.jsonl"
 
 // Kinds of journal record.
@@ -36,10 +48,29 @@ const (
 	zstdKindElectionList = "election-list"
 )
 
-// zstdLine is one line of the journal.
+// zstdLine is one line of the journal: a record, or the end of a batch.
 type zstdLine struct {
-	Rec    json.RawMessage `json:"rec"`
+	Rec    json.RawMessage `json:"rec,omitempty"`
+	Batch  int64           `json:"batch,omitempty"`
+	End    json.RawMessage `json:"end,omitempty"`
 	CRC32C string          `json:"crc32c"`
+}
+
+// zstdEnd closes a batch of records: the batch's first sequence number and
+// how many records it holds.
+type zstdEnd struct {
+	Batch   int64 `json:"batch"`
+	Records int   `json:"records"`
+}
+
+// lineCRC returns the checksum of a record line's rec bytes in batch (0:
+// none), or of an end line's end bytes.
+func lineCRC(body []byte, batch int64) string {
+	sum := crc32.Checksum(body, castagnoli)
+	if batch != 0 {
+		sum = crc32.Update(sum, castagnoli, fmt.Appendf(nil, "%d", batch))
+	}
+	return fmt.Sprintf("%08x", sum)
 }
 
 // zstdRecord is what a journal line records: a snapshot with all its
@@ -66,39 +97,115 @@ type zstdDocument struct {
 	Size   int64  `json:"size"`
 }
 
-// marshalZstdLine returns the journal line for rec, with its newline, and the
-// hex SHA-256 of the record's bytes, which is the Commit of its entry.
+// marshalZstdLine returns the journal line for rec outside any batch,
+// with its newline, and the hex SHA-256 of the record's bytes, which is
+// the Commit of its entry.
 func marshalZstdLine(rec *zstdRecord) (line []byte, commit string, err error) {
-	body, err := json.Marshal(rec)
+	body, commit, err := marshalZstdRecord(rec)
+	if err != nil {
+		return nil, "", err
+	}
+	line, err = zstdRecordLine(body, 0)
+	return line, commit, err
+}
+
+// marshalZstdRecord returns the bytes of rec and their hex SHA-256, the
+// Commit of its entry.
+func marshalZstdRecord(rec *zstdRecord) (body []byte, commit string, err error) {
+	body, err = json.Marshal(rec)
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding journal record: %w", err)
 	}
-	line, err = json.Marshal(zstdLine{
-		Rec:    body,
-		CRC32C: fmt.Sprintf("%08x", crc32.Checksum(body, castagnoli)),
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("encoding journal line: %w", err)
-	}
 	sum := sha256.Sum256(body)
-	return append(line, '\n'), hex.EncodeToString(sum[:]), nil
+	return body, hex.EncodeToString(sum[:]), nil
 }
 
-// parseZstdLine reads a journal line without its newline.
+// zstdRecordLine returns the journal line, with its newline, of the record
+// whose bytes are body, in batch (0: none).
+func zstdRecordLine(body []byte, batch int64) ([]byte, error) {
+	line, err := json.Marshal(zstdLine{Rec: body, Batch: batch, CRC32C: lineCRC(body, batch)})
+	if err != nil {
+		return nil, fmt.Errorf("encoding journal line: %w", err)
+	}
+	return append(line, '\n'), nil
+}
+
+// zstdEndLine returns the line, with its newline, that closes a batch.
+func zstdEndLine(end zstdEnd) ([]byte, error) {
+	body, err := json.Marshal(end)
+	if err == nil {
+		var line []byte
+		line, err = json.Marshal(zstdLine{End: body, CRC32C: lineCRC(body, 0)})
+		if err == nil {
+			return append(line, '\n'), nil
+		}
+	}
+	return nil, fmt.Errorf("encoding journal line: %w", err)
+}
+
+// zstdParsed is a journal line read back: a record, or the end of a batch.
+type zstdParsed struct {
+	rec    *zstdRecord // nil for an end line
+	commit string
+	batch  int64 // the record's batch, 0 if none
+	end    zstdEnd
+}
+
+// parseZstdLine reads a record's journal line without its newline.
 func parseZstdLine(b []byte) (*zstdRecord, string, error) {
+	p, err := parseZstdJournalLine(b)
+	if err == nil && p.rec == nil {
+		err = errors.New("the end of a batch, not a record")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return p.rec, p.commit, nil
+}
+
+// parseZstdJournalLine reads a journal line without its newline.
+func parseZstdJournalLine(b []byte) (zstdParsed, error) {
 	var l zstdLine
 	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, "", fmt.Errorf("not a journal line: %w", err)
+		return zstdParsed{}, fmt.Errorf("not a journal line: %w", err)
 	}
-	if want := fmt.Sprintf("%08x", crc32.Checksum(l.Rec, castagnoli)); l.CRC32C != want {
-		return nil, "", fmt.Errorf("checksum %q, want %q", l.CRC32C, want)
+	if (l.Rec == nil) == (l.End == nil) || (l.End != nil && l.Batch != 0) || l.Batch < 0 {
+		return zstdParsed{}, errors.New("not a journal line: neither a record nor an end")
 	}
+	body := l.Rec
+	if l.End != nil {
+		body = l.End
+	}
+	if want := lineCRC(body, l.Batch); l.CRC32C != want {
+		return zstdParsed{}, fmt.Errorf("checksum %q, want %q", l.CRC32C, want)
+	}
+	if l.End != nil {
+		p := zstdParsed{}
+		if err := json.Unmarshal(l.End, &p.end); err != nil {
+			return zstdParsed{}, fmt.Errorf("reading end of batch: %w", err)
+		}
+		if p.end.Batch <= 0 || p.end.Records < 2 {
+			return zstdParsed{}, fmt.Errorf("end of batch %d of %d records",
+				p.end.Batch, p.end.Records)
+		}
+		return p, nil
+	}
+	rec, commit, err := parseZstdRecord(l.Rec)
+	return zstdParsed{rec: rec, commit: commit, batch: l.Batch}, err
+}
+
+// parseZstdRecord reads the bytes of a record.
+func parseZstdRecord(body []byte) (*zstdRecord, string, error) {
+	l := zstdLine{Rec: body}
 	rec := &zstdRecord{}
 	if err := json.Unmarshal(l.Rec, rec); err != nil {
 		return nil, "", fmt.Errorf("reading record: %w", err)
 	}
 	if err := rec.check(); err != nil {
 		return nil, "", err
+	}
+	if rec.Seq <= 0 {
+		return nil, "", fmt.Errorf("sequence number %d", rec.Seq)
 	}
 	sum := sha256.Sum256(l.Rec)
 	return rec, hex.EncodeToString(sum[:]), nil
@@ -211,9 +318,15 @@ func (ix *zstdIndex) add(rec *zstdRecord, commit string) *zstdIndexed {
 	return r
 }
 
+// errJournalShrank reports a journal shorter than what the index has
+// read: a writer took back a batch whose sync failed. The index must then
+// be built again.
+var errJournalShrank = errors.New("journal shrank")
+
 // refresh reads the lines appended to the journal f since the index was
-// last brought up to date. It returns the number of bytes after the last
-// good line: a torn last line, which it leaves alone.
+// last brought up to date, and indexes the records of every complete
+// batch. It returns the number of bytes after the last complete batch: a
+// torn last line or batch, or one being written, which it leaves alone.
 func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	info, err := f.Stat()
 	if err != nil {
@@ -221,7 +334,7 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	}
 	switch size := info.Size(); {
 	case size < ix.end:
-		return 0, fmt.Errorf("journal shrank from %d to %d bytes", ix.end, size)
+		return 0, fmt.Errorf("%w from %d to %d bytes", errJournalShrank, ix.end, size)
 	case size == ix.end:
 		return 0, nil
 	}
@@ -229,27 +342,90 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	if err != nil {
 		return 0, fmt.Errorf("reading journal: %w", err)
 	}
+	var pending []zstdParsed // the records of the open batch
+	var open int64           // the open batch, 0 if none
+	committed, off := 0, 0   // offsets in data
+	for off < len(data) {
+		line, _, complete := bytes.Cut(data[off:], []byte{'\n'})
+		if !complete {
+			break // cut short, or being written
+		}
+		next := off + len(line) + 1
+		p, err := parseZstdJournalLine(line)
+		if err == nil {
+			err = ix.follows(p, pending, open)
+		}
+		if err != nil {
+			batch := open
+			if batch == 0 {
+				batch = ix.seq + 1
+			}
+			if laterBatch(data[next:], batch) {
+				return 0, fmt.Errorf("journal line %d (at byte %d) is damaged: %w",
+					ix.seq+int64(len(pending))+1, ix.end+int64(off), err)
+			}
+			break // the last batch, cut short
+		}
+		off = next
+		switch {
+		case p.rec != nil && p.batch == 0:
+			ix.add(p.rec, p.commit)
+			committed = off
+		case p.rec != nil:
+			pending, open = append(pending, p), p.batch
+		default:
+			for _, r := range pending {
+				ix.add(r.rec, r.commit)
+			}
+			pending, open, committed = nil, 0, off
+		}
+	}
+	ix.end += int64(committed)
+	return int64(len(data) - committed), nil
+}
+
+// follows checks that the journal line p may follow the index and the
+// records pending in the open batch.
+func (ix *zstdIndex) follows(p zstdParsed, pending []zstdParsed, open int64) error {
+	want := ix.seq + int64(len(pending)) + 1
+	switch {
+	case p.rec == nil && (open == 0 || p.end.Batch != open || p.end.Records != len(pending)):
+		return fmt.Errorf("end of batch %d of %d records, but batch %d has %d",
+			p.end.Batch, p.end.Records, open, len(pending))
+	case p.rec == nil:
+		return nil
+	case p.rec.Seq != want:
+		return fmt.Errorf("sequence number %d follows %d", p.rec.Seq, want-1)
+	case p.batch == 0 && open != 0:
+		return fmt.Errorf("record outside a batch inside batch %d", open)
+	case p.batch != 0 && open == 0 && p.batch != p.rec.Seq:
+		return fmt.Errorf("batch %d starts with record %d", p.batch, p.rec.Seq)
+	case p.batch != 0 && open != 0 && p.batch != open:
+		return fmt.Errorf("record of batch %d inside batch %d", p.batch, open)
+	}
+	return nil
+}
+
+// laterBatch reports whether data, the journal after a line that cannot
+// be read, holds a good line of a batch after batch: the bad line is then
+// damage, not the trace of a write cut short.
+func laterBatch(data []byte, batch int64) bool {
 	for len(data) > 0 {
 		line, rest, complete := bytes.Cut(data, []byte{'\n'})
 		if !complete {
-			return int64(len(data)), nil // cut short, or being written
+			return false
 		}
-		rec, commit, err := parseZstdLine(line)
-		if err == nil && rec.Seq != ix.seq+1 {
-			err = fmt.Errorf("sequence number %d follows %d", rec.Seq, ix.seq)
-		}
-		if err != nil {
-			if len(rest) == 0 {
-				return int64(len(data)), nil // the last line, cut short
-			}
-			return 0, fmt.Errorf("journal line %d (at byte %d) is damaged: %w",
-				ix.seq+1, ix.end, err)
-		}
-		ix.add(rec, commit)
-		ix.end += int64(len(line)) + 1
 		data = rest
+		p, err := parseZstdJournalLine(line)
+		switch {
+		case err != nil:
+		case p.rec == nil && p.end.Batch != batch:
+			return true
+		case p.rec != nil && (p.batch == 0 || p.batch != batch):
+			return true
+		}
 	}
-	return 0, nil
+	return false
 }
 
 // latest returns the newest record of election id, or nil.

@@ -30,36 +30,6 @@ type zstdChange struct {
 	same func(last *zstdIndexed) bool
 }
 
-func (z *zstdStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	c, err := zstdSnapshotChange(s)
-	if err == nil {
-		var e Entry
-		var added bool
-		e, added, err = z.write(ctx, c)
-		if err == nil {
-			return e, added, nil
-		}
-	}
-	return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-		s.Election, s.Version, err)
-}
-
-func (z *zstdStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
-	sourceURL string) (bool, error) {
-	c, err := zstdElectionListChange(data, fetchedAt, sourceURL)
-	if err == nil {
-		var added bool
-		_, added, err = z.write(ctx, c)
-		if err == nil {
-			return added, nil
-		}
-	}
-	return false, fmt.Errorf("archiving election list: %w", err)
-}
-
 // zstdSnapshotChange checks s and returns the record that archives it. The
 // metadata is made to fit on one line as the git backend's trailers are, so
 // that both backends give the same entries.
@@ -147,43 +117,6 @@ func zstdDocuments(files []snapshot.File) []zstdDocument {
 	return out
 }
 
-// write adds c to the journal under the store lock, unless c.same says the
-// latest record already archives it.
-func (z *zstdStore) write(ctx context.Context, c zstdChange) (Entry, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return Entry{}, false, err
-	}
-	z.mu.Lock()
-	closed := z.closed
-	z.mu.Unlock()
-	if closed {
-		return Entry{}, false, errClosed
-	}
-
-	// Writers of this Store queue here rather than polling the file lock.
-	select {
-	case z.writing <- struct{}{}:
-		defer func() { <-z.writing }()
-	case <-ctx.Done():
-		return Entry{}, false, ctx.Err()
-	}
-	lock, err := lockStore(ctx, z.dir, z.name, z.lockWait)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	defer lock.unlock()
-
-	t := &zstdTxn{z: z, ctx: ctx, written: map[string]bool{}}
-	e, added, err := t.run(c)
-	if err != nil && !t.committed {
-		if uerr := t.undo(); uerr != nil {
-			err = fmt.Errorf("%w; undoing the write failed too: %v", err, uerr)
-		}
-		return Entry{}, false, err
-	}
-	return e, added, err
-}
-
 // zstdTxn is one write in progress. It records every file and folder it
 // creates, so that undo can bring the store back to its state before the
 // write as long as the journal line is not written.
@@ -195,7 +128,7 @@ type zstdTxn struct {
 	objects   []string        // object files renamed into place
 	dirs      []string        // folders created
 	written   map[string]bool // objects this write made, by hex SHA-256
-	committed bool            // the journal line is written
+	committed bool            // the journal lines are written, for good
 }
 
 // step marks the start of a step of the write: it fails if the context
@@ -210,71 +143,36 @@ func (t *zstdTxn) step(name string) error {
 	return nil
 }
 
-func (t *zstdTxn) run(c zstdChange) (Entry, bool, error) {
-	if err := t.step("read journal"); err != nil {
-		return Entry{}, false, err
-	}
-	bases, last, err := t.prepare(c)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	if last != nil && c.same(last) {
-		return copyEntry(last.entry), false, nil
-	}
-	for _, f := range c.files {
-		if err := t.putObject(f.Data, bases[f.Name]); err != nil {
-			return Entry{}, false, fmt.Errorf("storing %s: %w", f.Name, err)
-		}
-	}
-	e, err := t.appendJournal(c)
-	return e, err == nil || t.committed, err
-}
-
-// prepare brings the index up to date under the lock, removes what
-// earlier writes cut short left behind, and returns the newest record c
-// is compared with and the object each new document is a delta against.
-func (t *zstdTxn) prepare(c zstdChange) (map[string]string, *zstdIndexed, error) {
+// prepare brings the index up to date under the lock and removes what
+// earlier writes cut short left behind: an incomplete last batch of the
+// journal and, the first time or after such a batch, temporary files.
+func (t *zstdTxn) prepare() error {
 	z := t.z
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.closed {
-		return nil, nil, errClosed
+		return errClosed
 	}
-	torn, err := z.index.refresh(z.journal)
+	torn, err := z.refresh()
 	if err != nil {
-		return nil, nil, fmt.Errorf("store %s: %w", z.name, err)
+		return err
 	}
 	if torn > 0 {
 		if err := z.truncateJournal(); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	if !z.cleaned || torn > 0 {
 		if err := z.removeTemps(); err != nil {
-			return nil, nil, err
+			return err
 		}
 		z.cleaned = true
 	}
-
-	var history []*zstdIndexed
-	var last *zstdIndexed
-	if c.rec.Kind == zstdKindElectionList {
-		history, last = z.index.lists, z.index.latestList()
-	} else {
-		id := snapshot.ElectionID(c.rec.Election)
-		history, last = z.index.logs[id], z.index.latest(id)
-	}
-	bases := map[string]string{}
-	for _, f := range c.rec.Files {
-		if !z.index.objects[f.SHA256] {
-			bases[f.Name] = previousDocument(history, f.Name)
-		}
-	}
-	return bases, last, nil
+	return nil
 }
 
-// truncateJournal removes a torn last line. Callers hold z.mu and the
-// store lock.
+// truncateJournal removes a torn last line or batch. Callers hold z.mu
+// and the store lock.
 func (z *zstdStore) truncateJournal() error {
 	f, err := os.OpenFile(filepath.Join(z.dir, zstdJournalName), os.O_WRONLY, 0)
 	if err != nil {
@@ -456,59 +354,6 @@ func (t *zstdTxn) syncDirs(dir string) error {
 		}
 	}
 	return nil
-}
-
-// appendJournal appends c's record to the journal, which commits the
-// write, and adds it to the index.
-func (t *zstdTxn) appendJournal(c zstdChange) (Entry, error) {
-	z := t.z
-	if err := t.step("append journal"); err != nil {
-		return Entry{}, err
-	}
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if z.closed {
-		return Entry{}, errClosed
-	}
-	rec := c.rec
-	rec.Seq = z.index.seq + 1
-	line, commit, err := marshalZstdLine(&rec)
-	if err != nil {
-		return Entry{}, err
-	}
-	f, err := os.OpenFile(filepath.Join(z.dir, zstdJournalName), os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return Entry{}, fmt.Errorf("opening journal: %w", err)
-	}
-	defer f.Close()
-	if n, err := f.Write(line); err != nil {
-		if n > 0 {
-			// Take back what was written; a reader ignores it meanwhile.
-			if terr := f.Truncate(z.index.end); terr != nil {
-				t.committed = true // it may count: do not undo
-				return Entry{}, fmt.Errorf("appending to journal: %w; "+
-					"removing the partial line failed too: %v", err, terr)
-			}
-		}
-		return Entry{}, fmt.Errorf("appending to journal: %w", err)
-	}
-
-	// The line is in the journal: the write counts from here on, and the
-	// index must say so whatever happens next.
-	t.committed = true
-	r := z.index.add(&rec, commit)
-	z.index.end += int64(len(line))
-	e := copyEntry(r.entry)
-	if err := t.step("sync journal"); err != nil {
-		return e, fmt.Errorf("archived, but not known to be durable: %w", err)
-	}
-	if !z.noSync {
-		if err := f.Sync(); err != nil {
-			return e, fmt.Errorf("archived, but not known to be durable: "+
-				"syncing journal: %w", err)
-		}
-	}
-	return e, nil
 }
 
 // undo removes everything the write created, so that a failed write

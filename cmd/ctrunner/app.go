@@ -105,6 +105,8 @@ func newApp(io streams) *cli.App {
 			showCommand(io),
 			checkoutCommand(io),
 			simulateCommand(io),
+			verifyCommand(io),
+			packCommand(io),
 		},
 	}
 	for _, c := range app.Commands {

@@ -25,6 +25,7 @@ func archiveCommand(io streams) *cli.Command {
 			"fails, nothing is stored unless --keep-going is given.",
 		Flags: append([]cli.Flag{
 			storeFlag("dest"),
+			backendFlag(),
 			&cli.StringFlag{
 				Name:    "election",
 				Aliases: []string{"e"},
@@ -79,36 +80,36 @@ func runArchive(c *cli.Context, io streams) error {
 		io.warnf("election %s: %v", r.id, r.err)
 	}
 
-	st, err := store.Open(c.String("store"), store.Options{Create: true})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	added, err := st.PutElectionList(c.Context, listRaw, listFetchedAt, c.String("api"))
-	if err != nil {
-		return fmt.Errorf("storing the election list: %w", err)
-	}
-	if added {
-		io.warnf("election list: new snapshot (%d elections)", len(list))
-	}
-	// Everything is stored before anything is printed, so that a reader
-	// leaving early (archive | head -1) cannot cut the run short.
+	// One batch: every snapshot of the run is stored, or none is.
 	var report strings.Builder
-	for _, r := range results {
-		if r.err != nil || r.skipped {
-			continue
-		}
-		e, added, err := st.Put(c.Context, r.snapshot)
+	listAdded := false
+	err = updateStore(c, func(b store.Batch) error {
+		var err error
+		listAdded, err = b.PutElectionList(listRaw, listFetchedAt, c.String("api"))
 		if err != nil {
-			io.stdout.Write([]byte(report.String()))
 			return err
 		}
-		if added {
-			fmt.Fprintf(&report, "election %s version %s: new snapshot %s\n", r.id, e.Version, e.ID.Short())
-		} else {
-			fmt.Fprintf(&report, "election %s version %s: unchanged (%s)\n", r.id, e.Version, e.ID.Short())
+		for _, r := range results {
+			if r.err != nil || r.skipped {
+				continue
+			}
+			e, added, err := b.Put(r.snapshot)
+			if err != nil {
+				return err
+			}
+			status := "new snapshot " + e.ID.Short()
+			if !added {
+				status = "unchanged (" + e.ID.Short() + ")"
+			}
+			fmt.Fprintf(&report, "election %s version %s: %s\n", r.id, e.Version, status)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w (nothing was stored)", err)
+	}
+	if listAdded {
+		io.warnf("election list: new snapshot (%d elections)", len(list))
 	}
 	io.stdout.Write([]byte(report.String()))
 	if len(failed) > 0 {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -29,6 +30,7 @@ func importCommand(io streams) *cli.Command {
 			"be read, nothing is stored unless --keep-going is given.",
 		Flags: []cli.Flag{
 			storeFlag(),
+			backendFlag(),
 			&cli.BoolFlag{Name: "keep-going", Usage: "skip unreadable versions instead of stopping"},
 		},
 		Action: func(c *cli.Context) error {
@@ -72,39 +74,42 @@ func runImport(c *cli.Context, io streams, dir string) error {
 	}
 	list, listErr := archive.ElectionList()
 
-	st, err := store.Open(c.String("store"), store.Options{Create: true})
+	var report strings.Builder
+	err = updateStore(c, func(b store.Batch) error {
+		if listErr == nil {
+			at := time.Now().UTC()
+			if fi, err := os.Stat(filepath.Join(abs, "index.json")); err == nil {
+				at = fi.ModTime().UTC()
+			}
+			if _, err := b.PutElectionList(list, at, filepath.Join(abs, "index.json")); err != nil {
+				return err
+			}
+		}
+		for _, s := range snaps {
+			id := s.ID()
+			have, err := b.Contains(s.Election, id)
+			if err != nil {
+				return err
+			}
+			if have {
+				fmt.Fprintf(&report, "election %s version %s: already in store (%s)\n",
+					s.Election, s.Version, id.Short())
+				continue
+			}
+			if _, _, err := b.Put(s); err != nil {
+				return err
+			}
+			fmt.Fprintf(&report, "election %s version %s: imported as %s\n", s.Election, s.Version, id.Short())
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (nothing was stored)", err)
 	}
-	defer st.Close()
-
-	if listErr == nil {
-		at := time.Now().UTC()
-		if fi, err := os.Stat(filepath.Join(abs, "index.json")); err == nil {
-			at = fi.ModTime().UTC()
-		}
-		if _, err := st.PutElectionList(c.Context, list, at, filepath.Join(abs, "index.json")); err != nil {
-			return fmt.Errorf("storing the election list: %w", err)
-		}
-	} else {
+	if listErr != nil {
 		io.warnf("warning: %v; the election list was not imported", listErr)
 	}
-
-	for _, s := range snaps {
-		id := s.ID()
-		have, err := st.Contains(s.Election, id)
-		if err != nil {
-			return err
-		}
-		if have {
-			fmt.Fprintf(io.stdout, "election %s version %s: already in store (%s)\n", s.Election, s.Version, id.Short())
-			continue
-		}
-		if _, _, err := st.Put(c.Context, s); err != nil {
-			return err
-		}
-		fmt.Fprintf(io.stdout, "election %s version %s: imported as %s\n", s.Election, s.Version, id.Short())
-	}
+	io.stdout.Write([]byte(report.String()))
 	return nil
 }
 

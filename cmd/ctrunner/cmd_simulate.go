@@ -46,6 +46,7 @@ func simulateCommand(io streams) *cli.Command {
 			"line per version written on stdout.",
 		Flags: []cli.Flag{
 			storeFlag(),
+			backendFlag(),
 			&cli.StringFlag{Name: "from-file", Usage: "read the final results from a raw.json wrapper"},
 			&cli.StringFlag{Name: "legacy-dir", Usage: "write the night as an old tool's folder"},
 			&cli.StringFlag{Name: "election", Usage: "election ID to write the night as"},
@@ -253,7 +254,7 @@ func pollsClose(date string) (time.Time, error) {
 func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 	src *simulationSource, target snapshot.ElectionID, announce func()) error {
 	dir := c.String("store")
-	st, err := store.Open(dir, store.Options{Create: true})
+	st, err := store.Open(dir, store.Options{Create: true, Backend: c.String("backend")})
 	if err != nil {
 		return err
 	}

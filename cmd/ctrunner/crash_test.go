@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -254,6 +255,25 @@ func TestFullDisk(t *testing.T) {
 	if after, err := dirDigest(dir); err != nil || after != before {
 		t.Errorf("archive onto a full disk changed the store (digest %s, want %s, %v)",
 			after, before, err)
+	}
+
+	// A run over every election that runs out of room half way stores
+	// nothing either, and a first run into a new store leaves no store.
+	all := append([]string{"archive"}, api...)
+	if _, stderr, code := ctrunnerExec(t, all...); code != 1 || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("archive of ALL onto a full disk: exit %d, stderr %q; want 1 and one line",
+			code, stderr)
+	}
+	if after, err := dirDigest(dir); err != nil || after != before {
+		t.Errorf("archive of ALL onto a full disk changed the store (digest %s, want %s, %v)",
+			after, before, err)
+	}
+	fresh := filepath.Join(mnt, "fresh")
+	if _, _, code := ctrunnerExec(t, "archive", "-e", "80", "--api", srv.URL, "--store", fresh); code != 1 {
+		t.Errorf("archive into a new store on a full disk: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a failed first archive left %s behind (%v)", fresh, err)
 	}
 
 	if err := os.Remove(padding); err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -17,7 +20,7 @@ func storeFlag(aliases ...string) cli.Flag {
 	return &cli.StringFlag{
 		Name:    "store",
 		Aliases: aliases,
-		Usage:   "archive folder (a bare git repository)",
+		Usage:   "archive folder (a git repository or a zstd store)",
 		EnvVars: []string{"CTRUNNER_STORE"},
 		Value:   defaultStore,
 	}
@@ -92,4 +95,44 @@ func jobsFlag() cli.Flag {
 // openStore opens the archive named by --store for reading.
 func openStore(c *cli.Context) (store.Store, error) {
 	return store.Open(c.String("store"), store.Options{})
+}
+
+// backendFlag chooses the kind of store a command creates; an existing
+// store keeps its kind.
+func backendFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name:    "backend",
+		Usage:   "kind of a new store: git (a bare git repository) or zstd (compressed deltas)",
+		EnvVars: []string{"CTRUNNER_BACKEND"},
+		Value:   store.BackendGit,
+		Action: func(_ *cli.Context, b string) error {
+			if b != store.BackendGit && b != store.BackendZstd {
+				return usagef("--backend must be git or zstd, not %q", b)
+			}
+			return nil
+		},
+	}
+}
+
+// updateStore opens the store named by --store, creating it with the kind
+// --backend names if it does not exist, and runs fn as one batch: every
+// write fn makes is stored, or none. A store this call created is removed
+// again when the batch fails, so a failed first run leaves no empty store.
+func updateStore(c *cli.Context, fn func(b store.Batch) error) error {
+	dir := c.String("store")
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, fs.ErrNotExist)
+
+	st, err := store.Open(dir, store.Options{Create: true, Backend: c.String("backend")})
+	if err != nil {
+		return err
+	}
+	err = st.Update(c.Context, fn)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && created {
+		os.RemoveAll(dir)
+	}
+	return err
 }
