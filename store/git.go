@@ -265,7 +265,11 @@ func (g *gitStore) readCommit(h plumbing.Hash) (*object.Commit, error) {
 	hex := h.String()
 	data, err := os.ReadFile(filepath.Join(g.dir, "objects", hex[:2], hex[2:]))
 	if errors.Is(err, fs.ErrNotExist) {
-		return object.GetCommit(g.st, h)
+		obj, err := g.object(h)
+		if err != nil {
+			return nil, err
+		}
+		return object.DecodeCommit(g.st, obj)
 	}
 	if err != nil {
 		return nil, err
@@ -430,7 +434,11 @@ func (g *gitStore) readTree(id snapshot.Hash, docs map[string]string) ([]snapsho
 	if id.IsZero() {
 		return nil, errors.New("entry has no snapshot ID")
 	}
-	tree, err := object.GetTree(g.st, plumbing.Hash(id))
+	obj, err := g.object(plumbing.Hash(id))
+	if err != nil {
+		return nil, fmt.Errorf("reading tree: %w", err)
+	}
+	tree, err := object.DecodeTree(g.st, obj)
 	if err != nil {
 		return nil, fmt.Errorf("reading tree: %w", err)
 	}
@@ -457,8 +465,25 @@ func (g *gitStore) readTree(id snapshot.Hash, docs map[string]string) ([]snapsho
 	return files, nil
 }
 
+// object reads object h through go-git. go-git keeps a list of the packs
+// it has seen; when another Store or process has packed the loose copy
+// since, or merged the pack away, the lookup fails, so the list is read
+// again once before giving up.
+func (g *gitStore) object(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := g.st.EncodedObject(plumbing.AnyObject, h)
+	if err != nil {
+		g.st.ObjectStorage.Reindex()
+		obj, err = g.st.EncodedObject(plumbing.AnyObject, h)
+	}
+	return obj, err
+}
+
 func (g *gitStore) readBlob(h plumbing.Hash) ([]byte, error) {
-	blob, err := object.GetBlob(g.st, h)
+	obj, err := g.object(h)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := object.DecodeBlob(obj)
 	if err != nil {
 		return nil, err
 	}

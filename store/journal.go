@@ -363,6 +363,16 @@ func Recover(dir string) (report string, err error) {
 	if err != nil {
 		return "", fmt.Errorf("recovering store %s: %w", dir, err)
 	}
+	repairs, err := repairPacks(dir, false)
+	if err != nil {
+		return report, fmt.Errorf("repairing packs of store %s: %w", dir, err)
+	}
+	for _, r := range repairs {
+		if report != "" {
+			report += "; "
+		}
+		report += r
+	}
 	return report, nil
 }
 

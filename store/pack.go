@@ -87,8 +87,8 @@ const (
 	// all into one.
 	maxPacks = 8
 	// DefaultAutoPackObjects is the number of loose objects above which
-	// AutoPack packs: about 300 snapshots of two documents.
-	DefaultAutoPackObjects = 1200
+	// AutoPack packs: about 200 snapshots of a fetch.
+	DefaultAutoPackObjects = 800
 )
 
 // Temporary files of a Pack in objects/pack. git uses the same prefixes
@@ -108,6 +108,12 @@ func (g *gitStore) Pack(ctx context.Context) (PackReport, error) {
 		return r, fmt.Errorf("packing store %s: %w", g.name, err)
 	}
 	return r, nil
+}
+
+// AutoPacker is implemented by stores that can pack by themselves when
+// enough loose objects have piled up (the git backend).
+type AutoPacker interface {
+	AutoPack(ctx context.Context, threshold int) (PackReport, bool, error)
 }
 
 // AutoPack packs the store when it holds about threshold loose objects or

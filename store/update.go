@@ -117,6 +117,8 @@ func (g *gitStore) update(ctx context.Context, fn func(b *gitBatch) error) error
 		_, err = recoverWrite(g.dir, g.noSync, nil)
 		if err != nil {
 			err = fmt.Errorf("recovering from an interrupted write: %w", err)
+		} else if _, err = repairPacks(g.dir, g.noSync); err != nil {
+			err = fmt.Errorf("repairing what an interrupted pack left: %w", err)
 		}
 	} else {
 		err = errClosed

@@ -289,6 +289,7 @@ func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 			target, step.Version, step.FetchedAt.Format(time.RFC3339), e.ID.Short())
 	}
 	io.warnf("wrote %d versions of election %s to %s", night.Len(), target, dir)
+	autoPack(c, io, st)
 	return nil
 }
 

@@ -118,7 +118,7 @@ func backendFlag() cli.Flag {
 // --backend names if it does not exist, and runs fn as one batch: every
 // write fn makes is stored, or none. A store this call created is removed
 // again when the batch fails, so a failed first run leaves no empty store.
-func updateStore(c *cli.Context, fn func(b store.Batch) error) error {
+func updateStore(c *cli.Context, io streams, fn func(b store.Batch) error) error {
 	dir := c.String("store")
 	_, statErr := os.Stat(dir)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -128,6 +128,9 @@ func updateStore(c *cli.Context, fn func(b store.Batch) error) error {
 		return err
 	}
 	err = st.Update(c.Context, fn)
+	if err == nil {
+		autoPack(c, io, st)
+	}
 	if cerr := st.Close(); err == nil {
 		err = cerr
 	}
@@ -135,4 +138,21 @@ func updateStore(c *cli.Context, fn func(b store.Batch) error) error {
 		os.RemoveAll(dir)
 	}
 	return err
+}
+
+// autoPack packs a git store once enough loose objects have piled up
+// (about 300 snapshots). A failure is only reported: the snapshots are
+// stored either way, and a later run or ctrunner pack tries again.
+func autoPack(c *cli.Context, io streams, st store.Store) {
+	p, ok := st.(store.AutoPacker)
+	if !ok {
+		return
+	}
+	r, packed, err := p.AutoPack(c.Context, store.DefaultAutoPackObjects)
+	switch {
+	case err != nil:
+		io.warnf("warning: packing the store failed (%v); run ctrunner pack", err)
+	case packed:
+		io.warnf("packed %d loose objects (%d → %d bytes)", r.Packed, r.BytesBefore, r.BytesAfter)
+	}
 }
