@@ -41,4 +41,4 @@ export -f baseline; export api
 measure "baseline: curl, sequential" bash -c baseline
 measure "ctrunner archive (all new)" "$work/ctrunner" archive --api "$api" --store "$work/store"
 measure "ctrunner archive (unchanged)" "$work/ctrunner" archive --api "$api" --store "$work/store"
-echo "store size: $(du -sh "$work/store" | cut -f1), snapshots: $("$work/ctrunner" log --store "$work/store" | wc -l)"
+echo "store size: $(du -sh "$work/store" | cut -f1), snapshots: $("$work/ctrunner" log --json --store "$work/store" | wc -l)"

@@ -254,7 +254,7 @@ func pollsClose(date string) (time.Time, error) {
 func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 	src *simulationSource, target snapshot.ElectionID, announce func()) error {
 	dir := c.String("store")
-	st, err := store.Open(dir, store.Options{Create: true, Backend: c.String("backend")})
+	st, err := store.Open(dir, store.Options{Create: true, Backend: chosenBackend(c)})
 	if err != nil {
 		return err
 	}

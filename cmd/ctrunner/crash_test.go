@@ -17,11 +17,11 @@ import (
 	"ctrunner/snapshot"
 )
 
-// Budgets of TestKillArchive.
+// Budgets of TestKillArchive, for each backend.
 const (
 	killRounds   = 60
-	killMinRound = 30               // rounds run even if slow
-	killBudget   = 30 * time.Second // no new round starts after this
+	killMinRound = 50               // rounds run even if slow
+	killBudget   = 20 * time.Second // no new round starts after this
 	killMaxDelay = 150 * time.Millisecond
 )
 
@@ -95,7 +95,7 @@ func leftovers(t *testing.T, dir string) []string {
 		}
 		name := d.Name()
 		if name == "ctrunner-txn" || name == "ctrunner-ref.tmp" ||
-			strings.HasPrefix(name, "tmp_obj_") {
+			strings.HasPrefix(name, "tmp_obj_") || strings.HasPrefix(name, ".tmp-") {
 			rel, _ := filepath.Rel(dir, p)
 			found = append(found, rel)
 		}
@@ -108,21 +108,34 @@ func leftovers(t *testing.T, dir string) []string {
 }
 
 // TestKillArchive kills ctrunner archive with SIGKILL at random moments,
-// over and over, while the fake API keeps publishing new versions. After
-// every kill the store must read, pass git fsck and still hold every
-// snapshot it held before; after a final normal run, nothing of the
-// killed writes may remain.
+// over and over, while the fake API keeps publishing new versions, on
+// each backend. After every kill the store must pass verify (and git
+// fsck) and still hold every snapshot it held before, including those of
+// every run that reported success; after a final normal run, nothing of
+// the killed writes may remain.
 func TestKillArchive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the kill loop is skipped in -short mode")
+	}
+	for _, backend := range []string{"git", "zstd"} {
+		t.Run(backend, func(t *testing.T) { killArchive(t, backend) })
+	}
+}
+
+func killArchive(t *testing.T, backend string) {
 	srv, err := feedtest.Start(feedtest.TestdataDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	dir := filepath.Join(t.TempDir(), "store")
-	archive := []string{"archive", "--api", srv.URL, "--store", dir, "--retries", "0"}
+	archive := []string{"archive", "--api", srv.URL, "--store", dir, "--retries", "0",
+		"--backend", backend}
 	mustCtrunner(t, archive...)
-	if testing.Short() {
-		t.Skip("the kill loop is skipped in -short mode")
+	fsck := func(strict bool) {
+		if backend == "git" {
+			checkFsck(t, dir, strict)
+		}
 	}
 
 	seed := time.Now().UnixNano()
@@ -159,6 +172,8 @@ func TestKillArchive(t *testing.T) {
 		before := logLines(t, dir)
 
 		cmd := exec.Command("ctrunner", archive...)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +197,11 @@ func TestKillArchive(t *testing.T) {
 				t.Fatalf("round %d: snapshot lost by a kill after %v: %s", rounds, delay, line)
 			}
 		}
-		checkFsck(t, dir, false)
+		if err == nil {
+			checkReported(t, stdout.String(), after)
+		}
+		mustCtrunner(t, "verify", "--store", dir)
+		fsck(false)
 	}
 	t.Logf("%d rounds in %v: %d finished before the kill, %d killed mid-write "+
 		"(journal left)", rounds, time.Since(start).Round(time.Millisecond), finished, journals)
@@ -191,7 +210,74 @@ func TestKillArchive(t *testing.T) {
 	if found := leftovers(t, dir); len(found) > 0 {
 		t.Errorf("after a normal run the store still holds %q", found)
 	}
-	checkFsck(t, dir, true)
+	mustCtrunner(t, "verify", "--read-data", "--store", dir)
+	fsck(true)
+}
+
+// checkReported fails the test unless every "new snapshot ID" that a
+// finished archive printed is in the log.
+func checkReported(t *testing.T, stdout string, log map[string]int) {
+	t.Helper()
+	for _, line := range strings.Split(stdout, "\n") {
+		_, id, ok := strings.Cut(line, ": new snapshot ")
+		if !ok {
+			continue
+		}
+		found := false
+		for l := range log {
+			if strings.Contains(l, `"id":"`+id) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Fatalf("a run that reported %q finished, but the log lacks it", line)
+		}
+	}
+}
+
+// TestConcurrentArchive runs two archive processes into one new store at
+// once, on each backend: both must succeed (the second waits for the
+// lock), and every snapshot must be stored exactly once.
+func TestConcurrentArchive(t *testing.T) {
+	for _, backend := range []string{"git", "zstd"} {
+		t.Run(backend, func(t *testing.T) {
+			srv, err := feedtest.Start(feedtest.TestdataDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			dir := filepath.Join(t.TempDir(), "store")
+			args := []string{"archive", "--api", srv.URL, "--store", dir, "--backend", backend}
+			done := make(chan string, 2)
+			for range 2 {
+				go func() {
+					_, stderr, code := ctrunnerExec(t, args...)
+					if code != 0 {
+						done <- stderr
+						return
+					}
+					done <- ""
+				}()
+			}
+			for range 2 {
+				if msg := <-done; msg != "" {
+					t.Errorf("one of two concurrent archives failed: %s", msg)
+				}
+			}
+			log := logLines(t, dir)
+			if len(log) != len(srv.Archive().Elections()) {
+				t.Errorf("after two concurrent archives the log has %d snapshots, want %d",
+					len(log), len(srv.Archive().Elections()))
+			}
+			for line, n := range log {
+				if n != 1 {
+					t.Errorf("snapshot stored %d times: %s", n, line)
+				}
+			}
+			mustCtrunner(t, "verify", "--read-data", "--store", dir)
+		})
+	}
 }
 
 // TestFullDisk archives into a store on a small tmpfs that fills up

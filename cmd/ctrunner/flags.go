@@ -114,6 +114,15 @@ func backendFlag() cli.Flag {
 	}
 }
 
+// chosenBackend is the --backend the user gave, or "" (git for a new
+// store, whatever kind an existing one is).
+func chosenBackend(c *cli.Context) string {
+	if c.IsSet("backend") {
+		return c.String("backend")
+	}
+	return ""
+}
+
 // updateStore opens the store named by --store, creating it with the kind
 // --backend names if it does not exist, and runs fn as one batch: every
 // write fn makes is stored, or none. A store this call created is removed
@@ -123,7 +132,7 @@ func updateStore(c *cli.Context, io streams, fn func(b store.Batch) error) error
 	_, statErr := os.Stat(dir)
 	created := errors.Is(statErr, fs.ErrNotExist)
 
-	st, err := store.Open(dir, store.Options{Create: true, Backend: c.String("backend")})
+	st, err := store.Open(dir, store.Options{Create: true, Backend: chosenBackend(c)})
 	if err != nil {
 		return err
 	}
