@@ -74,7 +74,7 @@ type Percent string
 func (p Percent) Float() (f float64, ok bool) {
 	s := strings.TrimSpace(string(p))
 	s = strings.TrimSpace(strings.TrimSuffix(s, "%"))
-	if s == "" || strings.Trim(s, "0123456789.,+-eE") != "" {
+	if s == "" || !numeric(s) {
 		return 0, false // refuse "NaN", "Inf" and hex forms
 	}
 	f, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
@@ -86,6 +86,19 @@ func (p Percent) Float() (f float64, ok bool) {
 
 // String returns the percentage as written.
 func (p Percent) String() string { return string(p) }
+
+// numeric reports whether s holds only digits, separators, signs and
+// exponent marks: the characters a decimal number can be written with.
+func numeric(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9', c == '.', c == ',', c == '+', c == '-', c == 'e', c == 'E':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Flag is a yes/no value that the API writes sometimes as a JSON boolean
 // and sometimes as a string such as "True" or "False". The text is kept so

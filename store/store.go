@@ -122,7 +122,7 @@ func openBackend(dir string, opts Options) (s Store, handled bool, err error) {
 	marker, err := readMarker(dir)
 	switch {
 	case err == nil:
-		if marker.Backend != BackendZstd || marker.Format != zstdFormat {
+		if marker.Backend != BackendZstd || !knownZstdFormat(marker.Format) {
 			return nil, true, fmt.Errorf("store %s is of an unknown kind "+
 				"(%s format %d; a newer ctrunner made it?)", dir, marker.Backend, marker.Format)
 		}

@@ -17,7 +17,8 @@ import (
 )
 
 // setFault makes the writes of s call fault before each step; with die, a
-// failed write leaves everything as a killed process would.
+// failed write leaves everything as a killed process would. A zstd store
+// then keeps even small documents as objects, whose writes have steps.
 func setFault(t *testing.T, s Store, fault func(step string) error, die bool) {
 	t.Helper()
 	switch s := s.(type) {
@@ -25,6 +26,7 @@ func setFault(t *testing.T, s Store, fault func(step string) error, die bool) {
 		s.fault, s.dieOnFault = fault, die
 	case *zstdStore:
 		s.fault, s.dieOnFault = fault, die
+		s.smallDocument = -1
 	default:
 		t.Fatalf("no faults for a %T", s)
 	}
@@ -359,6 +361,7 @@ func testUpdateCrash(t *testing.T, open opener) {
 	before := treeState(t, baseDir)
 	afterDir := copyStore(t, baseDir)
 	after := open(t, afterDir)
+	setFault(t, after, nil, false) // no fault, but objects as the batches below
 	if _, err := batchOp(ctx, after); err != nil {
 		t.Fatalf("batch = %v", err)
 	}

@@ -88,8 +88,13 @@ func (v *zstdVerifier) record(p Problem, rec *zstdIndexed) {
 	whole := true
 	for _, f := range rec.files {
 		q := p
-		q.Document, q.Object = f.Name, f.SHA256
-		q.Path = "objects/" + f.SHA256[:2] + "/" + f.SHA256[2:]
+		q.Document = f.Name
+		if f.Inline {
+			// The journal holds the document, checked when it was read.
+			files = append(files, snapshot.File{Name: f.Name, Data: f.Data})
+			continue
+		}
+		q.Object, q.Path = f.SHA256, v.z.objects.rel(f.SHA256)
 		if what := v.chain(f.SHA256, f.Size); what != "" {
 			q.What = what
 			v.report.Problems = append(v.report.Problems, q)
@@ -123,7 +128,7 @@ func (v *zstdVerifier) chain(sum string, size int64) string {
 	if what != "" {
 		return what
 	}
-	h, _ := readObjectHeader(v.z.dir, sum)
+	h, _ := readObjectHeader(v.z.objects, sum)
 	if h.rawSize != size {
 		return fmt.Sprintf("holds %d bytes, the journal says %d", h.rawSize, size)
 	}
@@ -139,17 +144,18 @@ func (v *zstdVerifier) header(sum string, n int) string {
 	if n >= maxChainLength {
 		return fmt.Sprintf("delta chain longer than %d objects", maxChainLength)
 	}
-	h, err := readObjectHeader(v.z.dir, sum)
+	objs := v.z.objects
+	h, err := readObjectHeader(objs, sum)
 	what := ""
 	switch {
 	case err != nil:
-		what = strings.TrimPrefix(err.Error(), objectName(sum)+": ")
-		what = strings.TrimPrefix(what, objectName(sum)+" is ")
-	case h.kind == objectDelta:
+		what = strings.TrimPrefix(err.Error(), objs.name(sum)+": ")
+		what = strings.TrimPrefix(what, objs.name(sum)+" is ")
+	case h.kind != objectFull:
 		base := hex.EncodeToString(h.base[:])
 		if bw := v.header(base, n+1); bw != "" {
-			what = fmt.Sprintf("its delta base objects/%s/%s: %s", base[:2], base[2:], bw)
-		} else if bh, _ := readObjectHeader(v.z.dir, base); bh.depth != h.depth-1 {
+			what = fmt.Sprintf("its delta base %s: %s", objs.rel(base), bw)
+		} else if bh, _ := readObjectHeader(objs, base); bh.depth != h.depth-1 {
 			what = fmt.Sprintf("has depth %d, its base %s depth %d", h.depth, base, bh.depth)
 		}
 	}
@@ -168,14 +174,14 @@ func (v *zstdVerifier) data(f zstdDocument) ([]byte, string) {
 	var raw []byte
 	err := errClosed
 	if z.codec != nil {
-		raw, err = z.codec.readRaw(z.dir, f.SHA256)
+		raw, err = z.codec.readRaw(z.objects, f.SHA256)
 		raw = append([]byte(nil), raw...)
 	}
 	z.codecMu.Unlock()
 	what := ""
 	switch {
 	case err != nil:
-		what = strings.TrimPrefix(err.Error(), objectName(f.SHA256)+": ")
+		what = strings.TrimPrefix(err.Error(), z.objects.name(f.SHA256)+": ")
 	case snapshot.SHA256(raw) != f.SHA256:
 		what = fmt.Sprintf("decodes to SHA-256 %s", snapshot.SHA256(raw))
 	case int64(len(raw)) != f.Size:

@@ -19,15 +19,22 @@ import (
 
 // The zstd backend keeps a store in a plain folder:
 //
-//	DIR/ctrunner-store.json  {"backend":"zstd","format":1}, which Open reads
+//	DIR/ctrunner-store.json  {"backend":"zstd","format":2}, which Open reads
 //	DIR/ctrunner.lock        the writers' lock
 //	DIR/journal.jsonl        one line per archived snapshot or election list
-//	DIR/objects/ab/cdef…     one document content each, by SHA-256
+//	DIR/objects/abcdef…      one document content each, by SHA-256
 //
 // See zstd_journal.go for the journal and zstd_object.go for the objects.
 // A write stores each new document as an object, a delta against the
-// previous version of the same document in the same election with a full
+// previous version of the same document in the same election with a
 // keyframe every keyframeEvery versions, then appends its journal line.
+// A keyframe is itself a delta against the previous keyframe, and a full
+// object once every keyframeChain keyframes. Documents of a few bytes
+// (Version.json) are kept in the journal line instead of as objects.
+//
+// Format 1, which this code still reads and writes, keeps objects in 256
+// folders (DIR/objects/ab/cdef…), every keyframe full, every document as
+// an object, and longer journal lines; its stores stay in format 1.
 // Entry.Commit is the hex SHA-256 of the record a journal line holds (the
 // bytes of its "rec" member), which names that line for good.
 //
@@ -45,16 +52,32 @@ import (
 // The git backend has none.
 const markerFileName = "ctrunner-store.json"
 
-// zstdFormat is the version of the zstd backend's layout.
-const zstdFormat = 1
-
-// Settings of the zstd backend, chosen by measurement (TestZstdTuning).
+// Formats of the zstd backend's layout.
 const (
-	// defaultKeyframeEvery is K: a document is stored whole once every K
-	// versions, so reading any version decodes at most K objects.
+	// zstdFormat is the format of new stores.
+	zstdFormat = 2
+	// zstdFormatFanout is the first format: objects in 256 folders.
+	zstdFormatFanout = 1
+)
+
+// knownZstdFormat reports whether this code reads and writes stores of
+// the zstd format f.
+func knownZstdFormat(f int) bool {
+	return f == zstdFormat || f == zstdFormatFanout
+}
+
+// Settings of the zstd backend, chosen by measurement (TestZstdTuning and
+// TestZstdNight).
+const (
+	// defaultKeyframeEvery is K: a document is stored as a keyframe once
+	// every K versions.
 	defaultKeyframeEvery = 32
+	// defaultKeyframeChain is M: one keyframe in M is a full object, the
+	// others deltas against the keyframe before. Reading any version
+	// decodes at most K + M - 1 objects.
+	defaultKeyframeChain = 16
 	// defaultLevel is the zstd level of every object.
-	defaultLevel = zstd.SpeedBetterCompression
+	defaultLevel = zstd.SpeedBestCompression
 )
 
 // storeMarker is the content of the marker file.
@@ -68,6 +91,8 @@ type zstdStore struct {
 	dir      string // absolute path of the store
 	name     string // the folder as the user gave it, for messages
 	lockWait time.Duration
+	format   int          // of the store's layout
+	objects  objectLayout // where its objects are
 
 	// writing holds a token while a write of this Store is under way.
 	writing chan struct{}
@@ -85,6 +110,8 @@ type zstdStore struct {
 
 	// Settings, changed by tests and benchmarks before the first write.
 	keyframeEvery int
+	keyframeChain int // 1 in stores of format 1: every keyframe full
+	smallDocument int // the largest document kept in the journal; -1: none
 	// fault, when set by a test, is called before each step of a write
 	// and fails the write by returning an error.
 	fault func(step string) error
@@ -102,11 +129,15 @@ func openZstd(dir string, wait time.Duration) (*zstdStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
+	format, err := readZstdFormat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", dir, err)
+	}
 	j, err := os.Open(filepath.Join(abs, zstdJournalName))
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
 	}
-	index := newZstdIndex()
+	index := newZstdIndex(format)
 	if _, err := index.refresh(j); err != nil {
 		j.Close()
 		return nil, fmt.Errorf("opening store %s: %w", dir, err)
@@ -116,16 +147,37 @@ func openZstd(dir string, wait time.Duration) (*zstdStore, error) {
 		j.Close()
 		return nil, err
 	}
-	return &zstdStore{
+	z := &zstdStore{
 		dir:           abs,
 		name:          dir,
 		lockWait:      wait,
+		format:        format,
+		objects:       objectLayout{dir: abs, fanout: format == zstdFormatFanout},
 		writing:       make(chan struct{}, 1),
 		journal:       j,
 		index:         index,
 		codec:         c,
 		keyframeEvery: defaultKeyframeEvery,
-	}, nil
+		keyframeChain: defaultKeyframeChain,
+		smallDocument: defaultSmallDocument,
+	}
+	if format == zstdFormatFanout {
+		z.keyframeChain = 1
+	}
+	return z, nil
+}
+
+// readZstdFormat returns the format of the zstd store in dir.
+func readZstdFormat(dir string) (int, error) {
+	m, err := readMarker(dir)
+	if err != nil {
+		return 0, err
+	}
+	if m.Backend != BackendZstd || !knownZstdFormat(m.Format) {
+		return 0, fmt.Errorf("unknown kind of store (%s format %d; a newer ctrunner made it?)",
+			m.Backend, m.Format)
+	}
+	return m.Format, nil
 }
 
 // readMarker reads the marker file of the store in dir; it reports
@@ -146,7 +198,12 @@ func readMarker(dir string) (storeMarker, error) {
 // does for a git store: it builds the store in a temporary folder next to
 // dir and renames it into place. If another process created a store at dir
 // first, createZstd leaves that one alone and succeeds.
-func createZstd(dir string) (err error) {
+func createZstd(dir string) error {
+	return createZstdFormat(dir, zstdFormat)
+}
+
+// createZstdFormat is createZstd making a store of the given format.
+func createZstdFormat(dir string, format int) (err error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o777); err != nil {
 		return err
@@ -160,7 +217,7 @@ func createZstd(dir string) (err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	marker, err := json.Marshal(storeMarker{Backend: BackendZstd, Format: zstdFormat})
+	marker, err := json.Marshal(storeMarker{Backend: BackendZstd, Format: format})
 	if err != nil {
 		return err
 	}
@@ -227,7 +284,7 @@ func (z *zstdStore) current() error {
 func (z *zstdStore) refresh() (torn int64, err error) {
 	torn, err = z.index.refresh(z.journal)
 	if errors.Is(err, errJournalShrank) {
-		z.index = newZstdIndex()
+		z.index = newZstdIndex(z.format)
 		torn, err = z.index.refresh(z.journal)
 	}
 	if err != nil {
@@ -348,18 +405,21 @@ func (z *zstdStore) readSnapshot(id snapshot.Hash, docs map[string]string) (
 
 // readDocument returns a copy of the raw bytes of a journal's document.
 func (z *zstdStore) readDocument(f zstdDocument) ([]byte, error) {
+	if f.Inline {
+		return append([]byte(nil), f.Data...), nil
+	}
 	z.codecMu.Lock()
 	defer z.codecMu.Unlock()
 	if z.codec == nil {
 		return nil, errClosed
 	}
-	raw, err := z.codec.readRaw(z.dir, f.SHA256)
+	raw, err := z.codec.readRaw(z.objects, f.SHA256)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(raw)) != f.Size {
 		return nil, fmt.Errorf("%s holds %d bytes, the journal says %d",
-			objectName(f.SHA256), len(raw), f.Size)
+			z.objects.name(f.SHA256), len(raw), f.Size)
 	}
 	return append([]byte(nil), raw...), nil
 }

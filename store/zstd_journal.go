@@ -18,12 +18,25 @@ import (
 // The journal of the zstd backend, DIR/journal.jsonl, lists every archived
 // snapshot and election list, oldest first, one JSON object a line:
 //
-//	{"rec":{"seq":7,"kind":"snapshot","id":"…","election":"80",…,
-//	 "files":[{"name":"Electiondata.json","sha256":"…","size":485853}]},
+//	{"rec":{"seq":7,"id":"…","election":"80","version":1313,
+//	 "at":"2024-11-06T01:02:03Z","source":"fetched",…,
+//	 "files":[["Electiondata.json","SHA-256",485853],
+//	          ["Version.json","SHA-256",16,"{\"Version\":1313}"]]},
 //	 "crc32c":"1a2b3c4d"}
 //
 // "rec" holds the record, "crc32c" the CRC-32C of the exact bytes of
-// "rec". An Update that archives several records appends them in one
+// "rec". A record lists each document as its name, the SHA-256 of its raw
+// bytes and its size; a document of at most defaultSmallDocument bytes of UTF-8
+// has its bytes there too, as a fourth member, and no object. A record of
+// an election list has "kind":"election-list" and no election. The members
+// "source", "url", "time_source" and "precincts" are left out when they
+// are those of the previous record of the same election (or the previous
+// election list). Stores of format 1 write records as
+//
+//	{"seq":7,"kind":"snapshot","id":"…","election":"80",…,
+//	 "files":[{"name":"Electiondata.json","sha256":"…","size":485853}]}
+//
+// with every member and every document in an object. An Update that archives several records appends them in one
 // write, as a batch: each of its lines also carries "batch", the sequence
 // number of the batch's first record (then "crc32c" covers the bytes of
 // "rec" followed by the decimal batch number), and a last line closes the
@@ -74,7 +87,7 @@ func lineCRC(body []byte, batch int64) string {
 }
 
 // zstdRecord is what a journal line records: a snapshot with all its
-// metadata, or an election list.
+// metadata, or an election list. Its JSON form is that of format 1.
 type zstdRecord struct {
 	Seq                int64          `json:"seq"`
 	Kind               string         `json:"kind"`
@@ -87,21 +100,61 @@ type zstdRecord struct {
 	TimeSource         string         `json:"time_source,omitempty"`
 	PrecinctsReporting string         `json:"precincts_reporting,omitempty"`
 	Files              []zstdDocument `json:"files"`
+
+	// inherited, in a record read from a line of format 2, says which
+	// members the line leaves out, to be taken from the previous record.
+	inherited inheritedMembers
 }
 
+// inheritedMembers is a set of the members of a record a line of format 2
+// may leave out.
+type inheritedMembers uint8
+
+const (
+	inheritSource inheritedMembers = 1 << iota
+	inheritSourceURL
+	inheritTimeSource
+	inheritPrecincts
+)
+
 // zstdDocument is a document of a record: its name, the SHA-256 of its raw
-// bytes (which names its object) and its size.
+// bytes (which names its object unless it is inline) and its size.
 type zstdDocument struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
+	// Inline says the document has no object: Data holds its bytes.
+	Inline bool   `json:"-"`
+	Data   []byte `json:"-"`
 }
 
-// marshalZstdLine returns the journal line for rec outside any batch,
-// with its newline, and the hex SHA-256 of the record's bytes, which is
-// the Commit of its entry.
-func marshalZstdLine(rec *zstdRecord) (line []byte, commit string, err error) {
-	body, commit, err := marshalZstdRecord(rec)
+// defaultSmallDocument is the size up to which a store of format 2 keeps a
+// document of UTF-8 text in its journal records rather than as an object:
+// an object costs a 92-byte header, a file and a folder entry.
+const defaultSmallDocument = 128
+
+// zstdRecord2 is the JSON form of a record in a store of format 2. A nil
+// member is that of the previous record.
+type zstdRecord2 struct {
+	Seq        int64             `json:"seq"`
+	Kind       string            `json:"kind,omitempty"` // "" for a snapshot
+	ID         string            `json:"id"`
+	Election   string            `json:"election,omitempty"`
+	Version    int64             `json:"version,omitempty"`
+	FetchedAt  string            `json:"at"`
+	Source     *string           `json:"source,omitempty"`
+	SourceURL  *string           `json:"url,omitempty"`
+	TimeSource *string           `json:"time_source,omitempty"`
+	Precincts  *string           `json:"precincts,omitempty"`
+	Files      []json.RawMessage `json:"files"`
+}
+
+// marshalZstdLine returns the journal line for rec outside any batch in
+// a store of the given format, with its newline, and the hex SHA-256 of
+// the record's bytes, which is the Commit of its entry. The line leaves
+// out no member.
+func marshalZstdLine(rec *zstdRecord, format int) (line []byte, commit string, err error) {
+	body, commit, err := marshalZstdRecord(rec, format, nil)
 	if err != nil {
 		return nil, "", err
 	}
@@ -109,15 +162,120 @@ func marshalZstdLine(rec *zstdRecord) (line []byte, commit string, err error) {
 	return line, commit, err
 }
 
-// marshalZstdRecord returns the bytes of rec and their hex SHA-256, the
-// Commit of its entry.
-func marshalZstdRecord(rec *zstdRecord) (body []byte, commit string, err error) {
-	body, err = json.Marshal(rec)
+// marshalZstdRecord returns the bytes of rec in a store of the given format
+// and their hex SHA-256, the Commit of its entry. prev is the previous
+// record of the same election (or the previous election list), nil if
+// none.
+func marshalZstdRecord(rec *zstdRecord, format int, prev *Entry) (
+	body []byte, commit string, err error) {
+	if format == zstdFormatFanout {
+		body, err = json.Marshal(rec)
+	} else {
+		body, err = marshalZstdRecord2(rec, prev)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("encoding journal record: %w", err)
 	}
 	sum := sha256.Sum256(body)
 	return body, hex.EncodeToString(sum[:]), nil
+}
+
+// marshalZstdRecord2 returns the bytes of rec in a store of format 2.
+func marshalZstdRecord2(rec *zstdRecord, prev *Entry) ([]byte, error) {
+	r := zstdRecord2{
+		Seq:       rec.Seq,
+		ID:        rec.ID,
+		Election:  rec.Election,
+		Version:   rec.Version,
+		FetchedAt: rec.FetchedAt,
+	}
+	if rec.Kind != zstdKindSnapshot {
+		r.Kind = rec.Kind
+	}
+	// A member is left out when the previous record has the same.
+	var was snapshot.Meta
+	if prev != nil {
+		was = prev.Meta
+	}
+	member := func(v, old string) *string {
+		if prev != nil && v == old {
+			return nil
+		}
+		return &v
+	}
+	r.Source = member(rec.Source, string(was.Source))
+	r.SourceURL = member(rec.SourceURL, was.SourceURL)
+	r.TimeSource = member(rec.TimeSource, was.TimeSource)
+	r.Precincts = member(rec.PrecinctsReporting, was.PrecinctsReporting)
+	for _, f := range rec.Files {
+		doc := []any{f.Name, f.SHA256, f.Size}
+		if f.Inline {
+			doc = append(doc, string(f.Data))
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		r.Files = append(r.Files, b)
+	}
+	return json.Marshal(r)
+}
+
+// parseZstdRecord2 reads the bytes of a record of format 2.
+func parseZstdRecord2(body []byte) (*zstdRecord, error) {
+	var r zstdRecord2
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, err
+	}
+	rec := &zstdRecord{
+		Seq:       r.Seq,
+		Kind:      r.Kind,
+		ID:        r.ID,
+		Election:  r.Election,
+		Version:   r.Version,
+		FetchedAt: r.FetchedAt,
+	}
+	if rec.Kind == "" {
+		rec.Kind = zstdKindSnapshot
+	}
+	for _, m := range []struct {
+		from *string
+		to   *string
+		bit  inheritedMembers
+	}{
+		{r.Source, &rec.Source, inheritSource},
+		{r.SourceURL, &rec.SourceURL, inheritSourceURL},
+		{r.TimeSource, &rec.TimeSource, inheritTimeSource},
+		{r.Precincts, &rec.PrecinctsReporting, inheritPrecincts},
+	} {
+		if m.from == nil {
+			rec.inherited |= m.bit
+		} else {
+			*m.to = *m.from
+		}
+	}
+	for i, b := range r.Files {
+		var doc []json.RawMessage
+		if err := json.Unmarshal(b, &doc); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if len(doc) != 3 && len(doc) != 4 {
+			return nil, fmt.Errorf("document %d has %d members, want 3 or 4", i+1, len(doc))
+		}
+		var f zstdDocument
+		var data string
+		err := errors.Join(json.Unmarshal(doc[0], &f.Name), json.Unmarshal(doc[1], &f.SHA256),
+			json.Unmarshal(doc[2], &f.Size))
+		if len(doc) == 4 {
+			err = errors.Join(err, json.Unmarshal(doc[3], &data))
+			f.Inline, f.Data = true, []byte(data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		rec.Files = append(rec.Files, f)
+	}
+	return rec, nil
 }
 
 // zstdRecordLine returns the journal line, with its newline, of the record
@@ -151,9 +309,10 @@ type zstdParsed struct {
 	end    zstdEnd
 }
 
-// parseZstdLine reads a record's journal line without its newline.
-func parseZstdLine(b []byte) (*zstdRecord, string, error) {
-	p, err := parseZstdJournalLine(b)
+// parseZstdLine reads a record's journal line of a store of the given
+// format, without its newline.
+func parseZstdLine(b []byte, format int) (*zstdRecord, string, error) {
+	p, err := parseZstdJournalLine(b, format)
 	if err == nil && p.rec == nil {
 		err = errors.New("the end of a batch, not a record")
 	}
@@ -163,8 +322,9 @@ func parseZstdLine(b []byte) (*zstdRecord, string, error) {
 	return p.rec, p.commit, nil
 }
 
-// parseZstdJournalLine reads a journal line without its newline.
-func parseZstdJournalLine(b []byte) (zstdParsed, error) {
+// parseZstdJournalLine reads a journal line of a store of the given format,
+// without its newline.
+func parseZstdJournalLine(b []byte, format int) (zstdParsed, error) {
 	var l zstdLine
 	if err := json.Unmarshal(b, &l); err != nil {
 		return zstdParsed{}, fmt.Errorf("not a journal line: %w", err)
@@ -190,15 +350,21 @@ func parseZstdJournalLine(b []byte) (zstdParsed, error) {
 		}
 		return p, nil
 	}
-	rec, commit, err := parseZstdRecord(l.Rec)
+	rec, commit, err := parseZstdRecord(l.Rec, format)
 	return zstdParsed{rec: rec, commit: commit, batch: l.Batch}, err
 }
 
-// parseZstdRecord reads the bytes of a record.
-func parseZstdRecord(body []byte) (*zstdRecord, string, error) {
-	l := zstdLine{Rec: body}
+// parseZstdRecord reads the bytes of a record of a store of the given
+// format.
+func parseZstdRecord(body []byte, format int) (*zstdRecord, string, error) {
 	rec := &zstdRecord{}
-	if err := json.Unmarshal(l.Rec, rec); err != nil {
+	var err error
+	if format == zstdFormatFanout {
+		err = json.Unmarshal(body, rec)
+	} else {
+		rec, err = parseZstdRecord2(body)
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("reading record: %w", err)
 	}
 	if err := rec.check(); err != nil {
@@ -207,7 +373,7 @@ func parseZstdRecord(body []byte) (*zstdRecord, string, error) {
 	if rec.Seq <= 0 {
 		return nil, "", fmt.Errorf("sequence number %d", rec.Seq)
 	}
-	sum := sha256.Sum256(l.Rec)
+	sum := sha256.Sum256(body)
 	return rec, hex.EncodeToString(sum[:]), nil
 }
 
@@ -241,6 +407,10 @@ func (rec *zstdRecord) check() error {
 		}
 		if f.Size < 0 {
 			return fmt.Errorf("document %q: size %d", f.Name, f.Size)
+		}
+		if f.Inline && (int64(len(f.Data)) != f.Size || snapshot.SHA256(f.Data) != f.SHA256) {
+			return fmt.Errorf("document %q: its bytes are not those of its size and SHA-256",
+				f.Name)
 		}
 	}
 	return nil
@@ -279,6 +449,7 @@ type zstdIndexed struct {
 // zstdIndex is what the store knows of its journal: every record,
 // indexed for Log, Contains, Load and the choice of delta bases.
 type zstdIndex struct {
+	format int // of the store
 	// end is how many bytes of the journal are read: up to the last good
 	// line. seq is the sequence number of the last record.
 	end, seq int64
@@ -292,16 +463,24 @@ type zstdIndex struct {
 	objects map[string]bool
 }
 
-func newZstdIndex() *zstdIndex {
+func newZstdIndex(format int) *zstdIndex {
 	return &zstdIndex{
+		format:  format,
 		logs:    map[snapshot.ElectionID][]*zstdIndexed{},
 		byID:    map[snapshot.Hash]*zstdIndexed{},
 		objects: map[string]bool{},
 	}
 }
 
-// add indexes the record rec, whose hash is commit.
+// add indexes the record rec, whose hash is commit, taking the members
+// its line leaves out from the previous record, which follows has checked
+// exists.
 func (ix *zstdIndex) add(rec *zstdRecord, commit string) *zstdIndexed {
+	if rec.inherited != 0 {
+		if prev := ix.previous(rec); prev != nil {
+			rec.inherit(prev.entry.Meta)
+		}
+	}
 	r := &zstdIndexed{entry: rec.entry(commit), files: rec.Files}
 	ix.seq = rec.Seq
 	if rec.Kind == zstdKindElectionList {
@@ -313,9 +492,38 @@ func (ix *zstdIndex) add(rec *zstdRecord, commit string) *zstdIndexed {
 		ix.byID[r.entry.ID] = r
 	}
 	for _, f := range rec.Files {
-		ix.objects[f.SHA256] = true
+		if !f.Inline {
+			ix.objects[f.SHA256] = true
+		}
 	}
 	return r
+}
+
+// previous returns the newest indexed record of rec's election, or the
+// newest election list for a list, nil if none.
+func (ix *zstdIndex) previous(rec *zstdRecord) *zstdIndexed {
+	if rec.Kind == zstdKindElectionList {
+		return ix.latestList()
+	}
+	return ix.latest(snapshot.ElectionID(rec.Election))
+}
+
+// inherit sets the members the record's line leaves out to those of
+// prev, the metadata of the previous record.
+func (rec *zstdRecord) inherit(prev snapshot.Meta) {
+	if rec.inherited&inheritSource != 0 {
+		rec.Source = string(prev.Source)
+	}
+	if rec.inherited&inheritSourceURL != 0 {
+		rec.SourceURL = prev.SourceURL
+	}
+	if rec.inherited&inheritTimeSource != 0 {
+		rec.TimeSource = prev.TimeSource
+	}
+	if rec.inherited&inheritPrecincts != 0 {
+		rec.PrecinctsReporting = prev.PrecinctsReporting
+	}
+	rec.inherited = 0
 }
 
 // errJournalShrank reports a journal shorter than what the index has
@@ -351,7 +559,7 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 			break // cut short, or being written
 		}
 		next := off + len(line) + 1
-		p, err := parseZstdJournalLine(line)
+		p, err := parseZstdJournalLine(line, ix.format)
 		if err == nil {
 			err = ix.follows(p, pending, open)
 		}
@@ -360,7 +568,7 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 			if batch == 0 {
 				batch = ix.seq + 1
 			}
-			if laterBatch(data[next:], batch) {
+			if laterBatch(data[next:], batch, ix.format) {
 				return 0, fmt.Errorf("journal line %d (at byte %d) is damaged: %w",
 					ix.seq+int64(len(pending))+1, ix.end+int64(off), err)
 			}
@@ -402,21 +610,34 @@ func (ix *zstdIndex) follows(p zstdParsed, pending []zstdParsed, open int64) err
 		return fmt.Errorf("batch %d starts with record %d", p.batch, p.rec.Seq)
 	case p.batch != 0 && open != 0 && p.batch != open:
 		return fmt.Errorf("record of batch %d inside batch %d", p.batch, open)
+	case p.rec.inherited != 0 && ix.previous(p.rec) == nil && !pendingHas(pending, p.rec):
+		return errors.New("record takes members from a previous record, but there is none")
 	}
 	return nil
+}
+
+// pendingHas reports whether pending holds a record of rec's election (or
+// an election list, for a list).
+func pendingHas(pending []zstdParsed, rec *zstdRecord) bool {
+	for _, p := range pending {
+		if p.rec.Kind == rec.Kind && p.rec.Election == rec.Election {
+			return true
+		}
+	}
+	return false
 }
 
 // laterBatch reports whether data, the journal after a line that cannot
 // be read, holds a good line of a batch after batch: the bad line is then
 // damage, not the trace of a write cut short.
-func laterBatch(data []byte, batch int64) bool {
+func laterBatch(data []byte, batch int64, format int) bool {
 	for len(data) > 0 {
 		line, rest, complete := bytes.Cut(data, []byte{'\n'})
 		if !complete {
 			return false
 		}
 		data = rest
-		p, err := parseZstdJournalLine(line)
+		p, err := parseZstdJournalLine(line, format)
 		switch {
 		case err != nil:
 		case p.rec == nil && p.end.Batch != batch:
@@ -444,13 +665,16 @@ func (ix *zstdIndex) latestList() *zstdIndexed {
 	return nil
 }
 
-// previous returns the SHA-256 of the newest document called name among
-// records rs, or "" if none has one.
+// previousDocument returns the SHA-256 of the newest document called name
+// among records rs, or "" if none has one or if it has no object.
 func previousDocument(rs []*zstdIndexed, name string) string {
 	for i := len(rs) - 1; i >= 0; i-- {
 		for _, f := range rs[i].files {
-			if f.Name == name {
+			if f.Name == name && !f.Inline {
 				return f.SHA256
+			}
+			if f.Name == name {
+				return ""
 			}
 		}
 	}

@@ -19,13 +19,14 @@ import (
 )
 
 // An object file of the zstd backend holds one document's raw bytes, once
-// per distinct content, at objects/ab/cdef…, named by the hex SHA-256 of
-// the raw bytes. The file is a fixed header followed by one zstd frame:
+// per distinct content, at objects/abcdef… (objects/ab/cdef… in a store of
+// format 1), named by the hex SHA-256 of the raw bytes. The file is a fixed
+// header followed by one zstd frame:
 //
 //	offset size
 //	0      4    magic "CTRZ"
 //	4      1    object format (1)
-//	5      1    kind: 0 full, 1 delta
+//	5      1    kind: 0 full, 1 delta, 2 keyframe delta
 //	6      2    depth: 0 for a full object, the base's depth + 1 for a delta
 //	8      8    size of the raw bytes
 //	16     8    size of the zstd frame that follows the header
@@ -38,9 +39,13 @@ import (
 // base's raw bytes as a raw zstd dictionary (the --patch-from technique),
 // so the zstd command decodes it with zstd -d --patch-from=BASE, BASE
 // holding the base's raw bytes. The base is the previous version of the
-// same document in the same election, and a delta's depth stays below the
-// keyframe interval, so reading any version decodes at most that many
-// frames. The encoders' window (how far back a match may reach) is at
+// same document in the same election (kind 1), or for a keyframe the
+// previous keyframe (kind 2, in stores of format 2): a keyframe delta
+// starts a new run of deltas as a full object does. Runs are at most the
+// keyframe interval long and chains of keyframes at most the keyframe
+// chain long, so reading any version decodes a bounded number of frames;
+// depth, the number of links down to a full object, is that number less
+// one. The encoders' window (how far back a match may reach) is at
 // least twice the document and covers the whole base; each frame declares
 // its content size as its window, all a decoder must buffer.
 const (
@@ -53,6 +58,9 @@ const (
 const (
 	objectFull  byte = 0
 	objectDelta byte = 1
+	// objectKeyframe is a keyframe stored as a delta against the
+	// previous keyframe of the same document.
+	objectKeyframe byte = 2
 )
 
 // Limits that keep a damaged or hostile object from exhausting memory.
@@ -126,11 +134,11 @@ func parseObjectHeader(b []byte, size int64) (objectHeader, error) {
 	copy(h.sum[:], b[24:56])
 	copy(h.base[:], b[56:88])
 	switch {
-	case h.kind != objectFull && h.kind != objectDelta:
+	case h.kind > objectKeyframe:
 		return h, fmt.Errorf("unknown object kind %d", h.kind)
 	case h.kind == objectFull && (h.depth != 0 || h.base != [sha256.Size]byte{}):
 		return h, errors.New("full object with a base")
-	case h.kind == objectDelta && h.depth == 0:
+	case h.kind != objectFull && h.depth == 0:
 		return h, errors.New("delta object of depth 0")
 	case h.rawSize < 0 || h.rawSize > maxDocumentSize:
 		return h, fmt.Errorf("raw size %d out of range", h.rawSize)
@@ -153,14 +161,28 @@ func parseObjectHeader(b []byte, size int64) (objectHeader, error) {
 // zstd -d --patch-from=BASE. The header names the base instead.
 const patchDictID = 0
 
-// objectPath returns the path of the object sum (hex SHA-256) below dir.
-func objectPath(dir, sum string) string {
-	return filepath.Join(dir, "objects", sum[:2], sum[2:])
+// objectLayout says where the object files of a store are.
+type objectLayout struct {
+	dir    string // the store
+	fanout bool   // format 1: objects/ab/cdef…, not objects/abcdef…
 }
 
-// objectName is how messages name the object sum: its path in the store.
-func objectName(sum string) string {
-	return "object objects/" + sum[:2] + "/" + sum[2:]
+// path returns the path of the object sum (hex SHA-256).
+func (l objectLayout) path(sum string) string {
+	return filepath.Join(l.dir, filepath.FromSlash(l.rel(sum)))
+}
+
+// rel returns the path of the object sum in the store, with slashes.
+func (l objectLayout) rel(sum string) string {
+	if l.fanout {
+		return "objects/" + sum[:2] + "/" + sum[2:]
+	}
+	return "objects/" + sum
+}
+
+// name is how messages name the object sum: its path in the store.
+func (l objectLayout) name(sum string) string {
+	return "object " + l.rel(sum)
 }
 
 // windowFor returns the encoder window for a document of n bytes whose
@@ -177,7 +199,7 @@ func windowFor(n, baseLen int) int {
 // documents. It is not safe for concurrent use: the store guards it with a
 // mutex.
 type zstdCodec struct {
-	level zstd.EncoderLevel
+	level zstd.EncoderLevel     // of every object
 	full  map[int]*zstd.Encoder // by window size
 	delta map[int]*zstd.Encoder // by window size; their dictionary changes
 	dec   *zstd.Decoder
@@ -237,15 +259,16 @@ func (c *zstdCodec) encoder(window int, delta bool) (*zstd.Encoder, error) {
 	return e, nil
 }
 
-// encode returns the object file for raw, a delta against base when base
-// is not nil. depth is the base's depth + 1 for a delta. It decodes the
-// result and checks it against raw before returning it.
-func (c *zstdCodec) encode(raw []byte, base []byte, baseSum [sha256.Size]byte,
+// encode returns the object file for raw: a full object, or when base is
+// not nil an object of kind (a delta or a keyframe delta) against base.
+// depth is the base's depth + 1 for a delta. It decodes the result and
+// checks it against raw before returning it.
+func (c *zstdCodec) encode(raw []byte, kind byte, base []byte, baseSum [sha256.Size]byte,
 	depth int) ([]byte, error) {
 	h := objectHeader{kind: objectFull, rawSize: int64(len(raw)), sum: sha256.Sum256(raw)}
 	window := windowFor(len(raw), 0)
 	if base != nil {
-		h.kind, h.depth, h.base = objectDelta, depth, baseSum
+		h.kind, h.depth, h.base = kind, depth, baseSum
 		window = windowFor(len(raw), len(base))
 	}
 	enc, err := c.encoder(window, base != nil)
@@ -286,7 +309,7 @@ func (c *zstdCodec) decode(obj []byte, base []byte) ([]byte, error) {
 // decodeFrame decodes the frame of an object whose header is h.
 func (c *zstdCodec) decodeFrame(h objectHeader, frame, base []byte) ([]byte, error) {
 	opts := []zstd.DOption{zstd.WithDecoderDictDelete()}
-	if h.kind == objectDelta {
+	if h.kind != objectFull {
 		if base == nil {
 			return nil, errors.New("delta decoded without its base")
 		}
@@ -308,50 +331,50 @@ func (c *zstdCodec) decodeFrame(h objectHeader, frame, base []byte) ([]byte, err
 	return raw, nil
 }
 
-// readObjectHeader reads the header of the object sum in the store dir.
-func readObjectHeader(dir, sum string) (objectHeader, error) {
-	f, err := os.Open(objectPath(dir, sum))
+// readObjectHeader reads the header of the object sum.
+func readObjectHeader(l objectLayout, sum string) (objectHeader, error) {
+	f, err := os.Open(l.path(sum))
 	if err != nil {
-		return objectHeader{}, objectError(sum, err)
+		return objectHeader{}, objectError(l, sum, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return objectHeader{}, objectError(sum, err)
+		return objectHeader{}, objectError(l, sum, err)
 	}
 	b := make([]byte, objectHeaderSize)
 	n, err := f.ReadAt(b, 0)
 	if err != nil && n < len(b) && !errors.Is(err, io.EOF) {
-		return objectHeader{}, objectError(sum, err)
+		return objectHeader{}, objectError(l, sum, err)
 	}
 	h, err := parseObjectHeader(b[:n], info.Size())
 	if err != nil {
-		return h, fmt.Errorf("%s: %w", objectName(sum), err)
+		return h, fmt.Errorf("%s: %w", l.name(sum), err)
 	}
-	return h, checkObjectSum(h, sum)
+	return h, checkObjectSum(l, h, sum)
 }
 
 // objectError describes a failure to open or read the object sum.
-func objectError(sum string, err error) error {
+func objectError(l objectLayout, sum string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s is missing", objectName(sum))
+		return fmt.Errorf("%s is missing", l.name(sum))
 	}
-	return fmt.Errorf("reading %s: %w", objectName(sum), err)
+	return fmt.Errorf("reading %s: %w", l.name(sum), err)
 }
 
 // checkObjectSum checks that the object file named sum says it holds sum.
-func checkObjectSum(h objectHeader, sum string) error {
+func checkObjectSum(l objectLayout, h objectHeader, sum string) error {
 	if got := hex.EncodeToString(h.sum[:]); got != sum {
-		return fmt.Errorf("%s: header says it holds %s (a misplaced file?)", objectName(sum), got)
+		return fmt.Errorf("%s: header says it holds %s (a misplaced file?)", l.name(sum), got)
 	}
 	return nil
 }
 
-// readRaw returns the raw bytes of the object sum in the store dir: it
+// readRaw returns the raw bytes of the object sum: it
 // reads the object's delta chain back to a full object (or to a document
 // in the cache) and decodes it forwards, checking every link's hash. The
 // result is shared with the cache: callers must not change it.
-func (c *zstdCodec) readRaw(dir, sum string) ([]byte, error) {
+func (c *zstdCodec) readRaw(l objectLayout, sum string) ([]byte, error) {
 	if raw, ok := c.cache.get(sum); ok {
 		return raw, nil
 	}
@@ -360,24 +383,24 @@ func (c *zstdCodec) readRaw(dir, sum string) ([]byte, error) {
 	for cur := sum; ; {
 		if len(chain) == maxChainLength {
 			return nil, fmt.Errorf("%s: delta chain longer than %d objects",
-				objectName(sum), maxChainLength)
+				l.name(sum), maxChainLength)
 		}
-		obj, err := os.ReadFile(objectPath(dir, cur))
+		obj, err := os.ReadFile(l.path(cur))
 		if err != nil {
-			return nil, zstdChainError(chain, sum, objectError(cur, err))
+			return nil, zstdChainError(l, chain, sum, objectError(l, cur, err))
 		}
 		h, err := parseObjectHeader(obj, int64(len(obj)))
 		if err == nil {
-			err = checkObjectSum(h, cur)
+			err = checkObjectSum(l, h, cur)
 		} else {
-			err = fmt.Errorf("%s: %w", objectName(cur), err)
+			err = fmt.Errorf("%s: %w", l.name(cur), err)
 		}
 		if err == nil && len(chain) > 0 && h.depth != chain[len(chain)-1].h.depth-1 {
-			err = fmt.Errorf("%s has depth %d, its delta %s depth %d", objectName(cur),
+			err = fmt.Errorf("%s has depth %d, its delta %s depth %d", l.name(cur),
 				h.depth, chain[len(chain)-1].sum[:12], chain[len(chain)-1].h.depth)
 		}
 		if err != nil {
-			return nil, zstdChainError(chain, sum, err)
+			return nil, zstdChainError(l, chain, sum, err)
 		}
 		chain = append(chain, zstdLink{cur, h, obj[objectHeaderSize:]})
 		if h.kind == objectFull {
@@ -390,12 +413,13 @@ func (c *zstdCodec) readRaw(dir, sum string) ([]byte, error) {
 		}
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
-		l := chain[i]
-		raw, err := c.decodeFrame(l.h, l.frame, base)
+		link := chain[i]
+		raw, err := c.decodeFrame(link.h, link.frame, base)
 		if err != nil {
-			return nil, zstdChainError(chain[:i], sum, fmt.Errorf("%s: %w", objectName(l.sum), err))
+			return nil, zstdChainError(l, chain[:i], sum,
+				fmt.Errorf("%s: %w", l.name(link.sum), err))
 		}
-		c.cache.put(l.sum, raw)
+		c.cache.put(link.sum, raw)
 		base = raw
 	}
 	return base, nil
@@ -410,11 +434,11 @@ type zstdLink struct {
 
 // zstdChainError adds to err, the failure of a link of the chain of the object
 // sum read so far, which object depends on the failed one.
-func zstdChainError(chain []zstdLink, sum string, err error) error {
+func zstdChainError(l objectLayout, chain []zstdLink, sum string, err error) error {
 	if len(chain) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w (a base of %s, %d %s back)", err, objectName(sum),
+	return fmt.Errorf("%w (a base of %s, %d %s back)", err, l.name(sum),
 		len(chain), plural(len(chain), "version"))
 }
 

@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -41,6 +43,18 @@ func TestZstdStore(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// objectPath returns the path of the object sum in the store dir of the
+// current format.
+func objectPath(dir, sum string) string {
+	return objectLayout{dir: dir}.path(sum)
+}
+
+// objectName is how messages name the object sum in a store of the
+// current format.
+func objectName(sum string) string {
+	return objectLayout{}.name(sum)
 }
 
 // openZstdTest creates a zstd store in a fresh folder.
@@ -115,7 +129,7 @@ func TestOpenBackend(t *testing.T) {
 		s.Close()
 	}
 	marker, err := os.ReadFile(filepath.Join(zdir, markerFileName))
-	if got, want := string(marker), `{"backend":"zstd","format":1}`+"\n"; err != nil || got != want {
+	if got, want := string(marker), `{"backend":"zstd","format":2}`+"\n"; err != nil || got != want {
 		t.Errorf("marker = %q, %v; want %q", got, err, want)
 	}
 	if names, _ := readDirNames(root); len(names) != 2 {
@@ -155,12 +169,12 @@ func TestOpenBackend(t *testing.T) {
 	}
 
 	m := filepath.Join(zdir, markerFileName)
-	if err := os.WriteFile(m, []byte(`{"backend":"zstd","format":2}`), 0o666); err != nil {
+	if err := os.WriteFile(m, []byte(`{"backend":"zstd","format":3}`), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	_, err = openStore(zdir, Options{})
-	if err == nil || !strings.Contains(err.Error(), "format 2") {
-		t.Errorf("Open(store of format 2) = %v, want an unknown-format error", err)
+	if err == nil || !strings.Contains(err.Error(), "format 3") {
+		t.Errorf("Open(store of format 3) = %v, want an unknown-format error", err)
 	}
 }
 
@@ -193,22 +207,27 @@ func TestZstdChains(t *testing.T) {
 
 	for i, e := range entries {
 		sum := e.Documents[snapshot.ElectionDataFile]
-		h, err := readObjectHeader(dir, sum)
+		h, err := readObjectHeader(objectLayout{dir: dir}, sum)
 		if err != nil {
 			t.Fatalf("version %d: %v", i, err)
 		}
-		wantKind := objectDelta
-		if i%k == 0 {
-			wantKind = objectFull
+		// Every k-th version is a keyframe, a delta against the keyframe
+		// before except the first.
+		wantKind, wantBase, wantDepth := objectDelta, i-1, i/k+i%k
+		switch {
+		case i == 0:
+			wantKind, wantBase = objectFull, -1
+		case i%k == 0:
+			wantKind, wantBase = objectKeyframe, i-k
 		}
-		if h.kind != wantKind || h.depth != i%k {
+		if h.kind != wantKind || h.depth != wantDepth {
 			t.Errorf("version %d: kind %d depth %d, want kind %d depth %d",
-				i, h.kind, h.depth, wantKind, i%k)
+				i, h.kind, h.depth, wantKind, wantDepth)
 		}
-		if h.kind == objectDelta {
+		if wantBase >= 0 {
 			if got, want := fmt.Sprintf("%x", h.base),
-				entries[i-1].Documents[snapshot.ElectionDataFile]; got != want {
-				t.Errorf("version %d: base %s, want the previous version %s", i, got, want)
+				entries[wantBase].Documents[snapshot.ElectionDataFile]; got != want {
+				t.Errorf("version %d: base %s, want version %d's %s", i, got, wantBase, want)
 			}
 		}
 	}
@@ -257,7 +276,7 @@ func TestZstdLongChain(t *testing.T) {
 	}
 	maxDepth := 0
 	for _, e := range entries {
-		h, err := readObjectHeader(dir, e.Documents[snapshot.ElectionDataFile])
+		h, err := readObjectHeader(objectLayout{dir: dir}, e.Documents[snapshot.ElectionDataFile])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,8 +418,9 @@ func TestZstdTornJournal(t *testing.T) {
 		b, _, err := marshalZstdLine(&zstdRecord{
 			Seq: seq, Kind: zstdKindElectionList, ID: snapshot.TreeHash(nil).String(),
 			FetchedAt: t0.Format(time.RFC3339Nano),
-			Files:     []zstdDocument{{snapshot.ElectionListFile, snapshot.SHA256(nil), 0}},
-		})
+			Files: []zstdDocument{{Name: snapshot.ElectionListFile,
+				SHA256: snapshot.SHA256(nil), Inline: true}},
+		}, zstdFormat)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +430,7 @@ func TestZstdTornJournal(t *testing.T) {
 		name string
 		tail string
 	}{
-		{"no newline", `{"rec":{"seq":4,"kind":"snap`},
+		{"no newline", `{"rec":{"seq":4,"id":"`},
 		{"zeros", "\x00\x00\x00\x00\x00\x00\x00\x00"},
 		{"bad checksum", strings.Replace(line(4), `"crc32c":"`, `"crc32c":"0`, 1)},
 		{"wrong sequence", line(9)},
@@ -444,7 +464,7 @@ func TestZstdTornJournal(t *testing.T) {
 			mustPut(t, r, snap("80", 5, t0, docs(5, "e")...))
 			after, _ := os.ReadFile(journal)
 			added, ok := bytes.CutPrefix(after, good)
-			if _, _, err := parseZstdLine(bytes.TrimSuffix(added, []byte("\n"))); !ok ||
+			if _, _, err := parseZstdLine(bytes.TrimSuffix(added, []byte("\n")), zstdFormat); !ok ||
 				err != nil || bytes.Count(added, []byte("\n")) != 1 {
 				t.Errorf("journal after the next write =\n%s\nwant the good lines and a new one",
 					after)
@@ -474,18 +494,15 @@ func TestZstdTornJournal(t *testing.T) {
 
 func TestZstdStrayFiles(t *testing.T) {
 	z, dir := openZstdTest(t)
-	entries := putVersions(t, z, 2)
+	putVersions(t, z, 2)
 	z.Close()
 
 	// A write cut short left temporary files, and an object that no
 	// journal line names (the next version's Electiondata.json).
-	sum := entries[1].Documents[snapshot.ElectionDataFile]
-	fanout := filepath.Dir(objectPath(dir, sum))
 	strays := []string{
-		filepath.Join(fanout, zstdTempPrefix+"0123456789abcdef"),
-		filepath.Join(dir, "objects", "00", zstdTempPrefix+"x"),
+		filepath.Join(dir, "objects", zstdTempPrefix+"0123456789abcdef"),
+		filepath.Join(dir, "objects", zstdTempPrefix+"x"),
 	}
-	os.Mkdir(filepath.Join(dir, "objects", "00"), 0o777)
 	for _, p := range strays {
 		if err := os.WriteFile(p, []byte("partial"), 0o444); err != nil {
 			t.Fatal(err)
@@ -546,6 +563,7 @@ var errZstdFault = errors.New("injected fault")
 
 func TestZstdWriteFaults(t *testing.T) {
 	z, dir := openZstdTest(t)
+	z.smallDocument = -1 // every document an object, whose writes have steps
 	steps := map[string]bool{}
 	for _, op := range faultOps {
 		for n := 1; ; n++ {
@@ -685,4 +703,213 @@ func electionDataVersions(t testing.TB, n int) [][]byte {
 		versions = append(versions, data)
 	}
 	return versions
+}
+
+// TestZstdFormat1 opens a store of format 1, written here as the first
+// zstd backend wrote it (objects in 256 folders, every document an object,
+// journal records with every member), reads and verifies it, and writes
+// to it: the store stays in format 1.
+func TestZstdFormat1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	if err := os.MkdirAll(filepath.Join(dir, "objects"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{
+		markerFileName:  `{"backend":"zstd","format":1}` + "\n",
+		lockFileName:    "",
+		zstdJournalName: "",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codec, err := newZstdCodec(defaultLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer codec.close()
+	old := objectLayout{dir: dir, fanout: true}
+	putObject := func(raw, base []byte, depth int) string {
+		kind, baseSum := objectFull, [32]byte{}
+		if base != nil {
+			kind, baseSum = objectDelta, sha256.Sum256(base)
+		}
+		obj, err := codec.encode(raw, kind, base, baseSum, depth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := snapshot.SHA256(raw)
+		os.MkdirAll(filepath.Dir(old.path(sum)), 0o777)
+		if err := os.WriteFile(old.path(sum), obj, 0o444); err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+
+	// Three versions: the first alone, the next two in one batch.
+	var snaps []*snapshot.Snapshot
+	var journal []byte
+	var prev []byte
+	for i := range 3 {
+		v := int64(1000 + i)
+		version := fmt.Sprintf(`{"Version":%d}`, v)
+		data := strings.Repeat(fmt.Sprintf(`{"town":%d,"votes":%d},`, i, i*i), 200)
+		sn := snap("80", v, t0.Add(time.Duration(i)*time.Minute),
+			doc(snapshot.ElectionDataFile, data), doc(snapshot.VersionFile, version))
+		snaps = append(snaps, sn)
+		dataSum := putObject([]byte(data), prev, i)
+		versionSum := putObject([]byte(version), nil, 0)
+		prev = []byte(data)
+		rec := fmt.Sprintf(`{"seq":%d,"kind":"snapshot","id":"%s","election":"80",`+
+			`"version":%d,"fetched_at":"%s","source":"fetched","source_url":"%s",`+
+			`"files":[{"name":"Electiondata.json","sha256":"%s","size":%d},`+
+			`{"name":"Version.json","sha256":"%s","size":%d}]}`,
+			i+1, sn.ID(), v, sn.FetchedAt.Format(time.RFC3339Nano), sn.SourceURL,
+			dataSum, len(data), versionSum, len(version))
+		crc := crc32.Checksum([]byte(rec), castagnoli)
+		if i == 0 {
+			journal = fmt.Appendf(journal, `{"rec":%s,"crc32c":"%08x"}`+"\n", rec, crc)
+			continue
+		}
+		crc = crc32.Update(crc, castagnoli, []byte("2"))
+		journal = fmt.Appendf(journal, `{"rec":%s,"batch":2,"crc32c":"%08x"}`+"\n", rec, crc)
+	}
+	end := `{"batch":2,"records":2}`
+	journal = fmt.Appendf(journal, `{"end":%s,"crc32c":"%08x"}`+"\n", end,
+		crc32.Checksum([]byte(end), castagnoli))
+	if err := os.WriteFile(filepath.Join(dir, zstdJournalName), journal, 0o666); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(s *zstdStore, snaps []*snapshot.Snapshot) {
+		t.Helper()
+		entries := mustLog(t, s, "80")
+		if len(entries) != len(snaps) {
+			t.Fatalf("len(Log) = %d, want %d", len(entries), len(snaps))
+		}
+		for i, sn := range snaps {
+			e := entries[len(entries)-1-i]
+			got, err := s.Load(e)
+			if err != nil {
+				t.Fatalf("Load(version %d) = %v", i, err)
+			}
+			if got.ID() != sn.ID() || e.Version != sn.Version || e.SourceURL != sn.SourceURL ||
+				!got.FetchedAt.Equal(sn.FetchedAt) {
+				t.Errorf("Load(version %d) = %s %+v, want %s %+v", i, got.ID(), got.Meta,
+					sn.ID(), sn.Meta)
+			}
+		}
+		r, err := Verify(context.Background(), s, VerifyOptions{ReadData: true})
+		if err != nil || len(r.Problems) > 0 {
+			t.Errorf("Verify = %+v, %v; want no problems", r, err)
+		}
+	}
+	z := reopenZstd(t, dir)
+	if z.format != zstdFormatFanout {
+		t.Fatalf("store format = %d, want 1", z.format)
+	}
+	check(z, snaps)
+
+	// A new version goes in as format 1 would write it.
+	next := snap("80", 1003, t0.Add(time.Hour), doc(snapshot.VersionFile, `{"Version":1003}`),
+		doc(snapshot.ElectionDataFile, strings.Repeat(`{"town":3,"votes":9},`, 200)))
+	e := mustPut(t, z, next)
+	for name, sum := range e.Documents {
+		h, err := readObjectHeader(old, sum)
+		if err != nil {
+			t.Errorf("%s after a write: %v", name, err)
+		}
+		if name == snapshot.ElectionDataFile && (h.kind != objectDelta || h.depth != 3) {
+			t.Errorf("%s after a write: kind %d depth %d, want a delta of depth 3",
+				name, h.kind, h.depth)
+		}
+	}
+	journal, _ = os.ReadFile(filepath.Join(dir, zstdJournalName))
+	lines := bytes.Split(bytes.TrimSpace(journal), []byte("\n"))
+	if last := string(lines[len(lines)-1]); !strings.Contains(last, `"fetched_at":`) ||
+		!strings.Contains(last, `"sha256":`) {
+		t.Errorf("journal line of format 1 = %s, want every member", last)
+	}
+	if m, err := readMarker(dir); err != nil || m.Format != zstdFormatFanout {
+		t.Errorf("marker after a write = %+v, %v; want format 1", m, err)
+	}
+	check(reopenZstd(t, dir), append(snaps, next))
+}
+
+// TestZstdLeanJournal checks what a journal line of format 2 leaves out
+// and keeps: members equal to the previous record's are taken from it,
+// small documents are in the line and have no object.
+func TestZstdLeanJournal(t *testing.T) {
+	z, dir := openZstdTest(t)
+	meta := func(v int64, url, timeSource, precincts string) snapshot.Meta {
+		return snapshot.Meta{Election: "80", Version: snapshot.Version(v),
+			FetchedAt: t0.Add(time.Duration(v) * time.Second), Source: snapshot.Fetched,
+			SourceURL: url, TimeSource: timeSource, PrecinctsReporting: precincts}
+	}
+	metas := []snapshot.Meta{
+		meta(1, "http://a/", "server", "1 of 9"),
+		meta(2, "http://a/", "server", "1 of 9"), // all as before
+		meta(3, "http://b/", "", "1 of 9"),       // a new URL, no time source
+		meta(4, "http://b/", "", "2 of 9"),
+	}
+	var want []Entry
+	ctx := context.Background()
+	err := z.Update(ctx, func(b Batch) error { // the first two in one batch
+		for _, m := range metas[:2] {
+			e, _, err := b.Put(snapshot.New(m, docs(int64(m.Version), "x")))
+			if err != nil {
+				return err
+			}
+			want = append(want, e)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range metas[2:] {
+		want = append(want, mustPut(t, z, snapshot.New(m, docs(int64(m.Version), "y"))))
+	}
+	if _, err := z.PutElectionList(ctx, []byte("[]"), t0, "http://list/"); err != nil {
+		t.Fatal(err)
+	}
+
+	journal, _ := os.ReadFile(filepath.Join(dir, zstdJournalName))
+	lines := strings.Split(strings.TrimSpace(string(journal)), "\n")
+	for i, c := range []struct {
+		line      int
+		has, lack []string
+	}{
+		{0, []string{`"url":"http://a/"`, `"time_source":"server"`, `"{\"Version\":1}"`}, nil},
+		{1, nil, []string{`"url"`, `"time_source"`, `"precincts"`, `"source"`}},
+		{3, []string{`"url":"http://b/"`, `"time_source":""`}, []string{`"precincts"`}},
+		{4, []string{`"precincts":"2 of 9"`}, []string{`"url"`, `"time_source"`}},
+		{5, []string{`"kind":"election-list"`, `"url":"http://list/"`}, nil},
+	} {
+		for _, s := range c.has {
+			if !strings.Contains(lines[c.line], s) {
+				t.Errorf("case %d: journal line %d = %s, want %s in it", i, c.line+1, lines[c.line], s)
+			}
+		}
+		for _, s := range c.lack {
+			if strings.Contains(lines[c.line], s) {
+				t.Errorf("case %d: journal line %d = %s, want no %s", i, c.line+1, lines[c.line], s)
+			}
+		}
+	}
+	for _, s := range []Store{z, reopenZstd(t, dir)} {
+		got := mustLog(t, s, "80")
+		for i := range want {
+			if g := got[len(got)-1-i]; !reflect.DeepEqual(g, want[i]) {
+				t.Errorf("Log[%d] = %+v, want %+v", i, g, want[i])
+			}
+			if _, err := s.Load(want[i]); err != nil {
+				t.Errorf("Load(%d) = %v", i, err)
+			}
+		}
+	}
+	// Every document of docs is small: no object at all.
+	if names, _ := readDirNames(filepath.Join(dir, "objects")); len(names) != 0 {
+		t.Errorf("objects/ holds %q, want nothing", names)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -227,15 +228,26 @@ func (b *zstdBatch) addLocked(c zstdChange) (Entry, bool, error) {
 	if n := len(history); n > 0 && c.same(history[n-1]) {
 		return copyEntry(history[n-1].entry), false, nil
 	}
-	for _, f := range c.files {
+	rec := c.rec
+	if b.z.format != zstdFormatFanout {
+		rec.Files = append([]zstdDocument(nil), rec.Files...)
+		inlineSmall(rec.Files, c.files, b.z.smallDocument)
+	}
+	for i, f := range c.files {
+		if rec.Files[i].Inline {
+			continue
+		}
 		if err := t.putObject(f.Data, b.base(history, f)); err != nil {
 			return Entry{}, false, fmt.Errorf("storing %s: %w", f.Name, err)
 		}
 	}
 
-	rec := c.rec
 	rec.Seq = b.seq0 + int64(len(b.pending)) + 1
-	body, commit, err := marshalZstdRecord(&rec)
+	var prev *Entry
+	if n := len(history); n > 0 {
+		prev = &history[n-1].entry
+	}
+	body, commit, err := marshalZstdRecord(&rec, b.z.format, prev)
 	if err != nil {
 		return Entry{}, false, err
 	}
@@ -363,7 +375,7 @@ func (b *zstdBatch) commit() error {
 		return fmt.Errorf("appending to journal: %w", err)
 	}
 	for _, p := range b.pending {
-		rec, _, err := parseZstdRecord(p.body)
+		rec, _, err := parseZstdRecord(p.body, z.format)
 		if err != nil {
 			return err // cannot happen: the record was just encoded
 		}
@@ -422,7 +434,7 @@ func (z *zstdStore) cutJournal(f *os.File, end int64) error {
 			return err
 		}
 	}
-	z.index = newZstdIndex()
+	z.index = newZstdIndex(z.format)
 	_, err := z.index.refresh(z.journal)
 	return err
 }
@@ -438,12 +450,17 @@ func recoverZstd(dir string) (string, error) {
 	}
 	defer lock.unlock()
 	// Only the journal is needed: no codec, since no object is read.
+	format, err := readZstdFormat(dir)
+	if err != nil {
+		return "", fmt.Errorf("recovering store %s: %w", dir, err)
+	}
 	j, err := os.Open(filepath.Join(dir, zstdJournalName))
 	if err != nil {
 		return "", fmt.Errorf("recovering store %s: %w", dir, err)
 	}
 	defer j.Close()
-	z := &zstdStore{dir: dir, name: dir, journal: j, index: newZstdIndex()}
+	z := &zstdStore{dir: dir, name: dir, journal: j, index: newZstdIndex(format),
+		format: format, objects: objectLayout{dir: dir, fanout: format == zstdFormatFanout}}
 	report, err := z.repair()
 	if err != nil {
 		return "", fmt.Errorf("recovering store %s: %w", dir, err)
@@ -489,10 +506,14 @@ func (z *zstdStore) repair() (string, error) {
 }
 
 // removeUnnamed removes the temporary files and the object files that no
-// indexed record names, and the object folders left empty. Callers hold
-// z.mu and the store lock, with the index up to date.
+// indexed record names, and in a store of format 1 the object folders left
+// empty. Callers hold z.mu and the store lock, with the index up to date.
 func (z *zstdStore) removeUnnamed() (temps, objects, dirs int, err error) {
 	root := filepath.Join(z.dir, "objects")
+	if !z.objects.fanout {
+		temps, objects, err = z.removeUnnamedIn(root, "")
+		return temps, objects, 0, err
+	}
 	fanouts, err := readDirNames(root)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("looking for unnamed objects: %w", err)
@@ -503,37 +524,52 @@ func (z *zstdStore) removeUnnamed() (temps, objects, dirs int, err error) {
 		if err != nil || !isHex(fo, 2) {
 			continue // not a folder of objects
 		}
-		removed := 0
-		for _, name := range names {
-			switch {
-			case len(name) > len(zstdTempPrefix) && name[:len(zstdTempPrefix)] == zstdTempPrefix:
-				temps++
-			case isHex(name, 62) && !z.index.objects[fo+name]:
-				objects++
-			default:
-				continue
-			}
-			err := os.Remove(filepath.Join(dir, name))
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return temps, objects, dirs, fmt.Errorf("removing unnamed object: %w", err)
-			}
-			removed++
+		t, o, err := z.removeUnnamedIn(dir, fo)
+		temps, objects = temps+t, objects+o
+		if err != nil {
+			return temps, objects, dirs, err
 		}
-		if removed == len(names) {
+		if t+o == len(names) {
 			if err := os.Remove(dir); err == nil {
 				dirs++
-				dir = root
-			}
-		} else if removed == 0 {
-			continue
-		}
-		if !z.noSync {
-			if err := syncDir(dir); err != nil {
-				return temps, objects, dirs, err
+				if !z.noSync {
+					if err := syncDir(root); err != nil {
+						return temps, objects, dirs, err
+					}
+				}
 			}
 		}
 	}
 	return temps, objects, dirs, nil
+}
+
+// removeUnnamedIn removes the temporary files and the unnamed object files
+// in dir, whose object files' names follow prefix, and syncs dir.
+func (z *zstdStore) removeUnnamedIn(dir, prefix string) (temps, objects int, err error) {
+	names, err := readDirNames(dir)
+	if err != nil {
+		return 0, 0, fmt.Errorf("looking for unnamed objects: %w", err)
+	}
+	for _, name := range names {
+		switch {
+		case strings.HasPrefix(name, zstdTempPrefix):
+			temps++
+		case isHex(name, 64-len(prefix)) && !z.index.objects[prefix+name]:
+			objects++
+		default:
+			continue
+		}
+		err := os.Remove(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return temps, objects, fmt.Errorf("removing unnamed object: %w", err)
+		}
+	}
+	if temps+objects > 0 && !z.noSync {
+		if err := syncDir(dir); err != nil {
+			return temps, objects, err
+		}
+	}
+	return temps, objects, nil
 }
 
 // joinReport joins the parts of a recovery report into one line.

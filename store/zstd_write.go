@@ -13,12 +13,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"ctrunner/snapshot"
 )
 
-// zstdTempPrefix starts the names of the temporary files a write makes in an
-// objects/ab folder before renaming them to objects.
+// zstdTempPrefix starts the names of the temporary files a write makes in
+// the folder of its objects before renaming them to objects.
 const zstdTempPrefix = ".tmp-"
 
 // zstdChange is one record to add to the journal.
@@ -117,6 +118,16 @@ func zstdDocuments(files []snapshot.File) []zstdDocument {
 	return out
 }
 
+// inlineSmall keeps the documents of UTF-8 text of at most limit bytes
+// among files, whose journal documents are docs, in the journal.
+func inlineSmall(docs []zstdDocument, files []snapshot.File, limit int) {
+	for i, f := range files {
+		if len(f.Data) <= limit && utf8.Valid(f.Data) {
+			docs[i].Inline, docs[i].Data = true, f.Data
+		}
+	}
+}
+
 // zstdTxn is one write in progress. It records every file and folder it
 // creates, so that undo can bring the store back to its state before the
 // write as long as the journal line is not written.
@@ -191,18 +202,25 @@ func (z *zstdStore) truncateJournal() error {
 	return nil
 }
 
-// removeTemps removes the temporary files of writes that were cut short.
-// Callers hold the store lock.
+// removeTemps removes the temporary files of writes that were cut short,
+// in objects/ and, in a store of format 1, its folders. Callers hold the
+// store lock.
 func (z *zstdStore) removeTemps() error {
-	fanouts, err := readDirNames(filepath.Join(z.dir, "objects"))
-	if err != nil {
-		return fmt.Errorf("looking for stray temporary files: %w", err)
-	}
-	for _, fo := range fanouts {
-		dir := filepath.Join(z.dir, "objects", fo)
-		names, err := readDirNames(dir)
+	root := filepath.Join(z.dir, "objects")
+	dirs := []string{root}
+	if z.objects.fanout {
+		fanouts, err := readDirNames(root)
 		if err != nil {
-			continue // not a folder
+			return fmt.Errorf("looking for stray temporary files: %w", err)
+		}
+		for _, fo := range fanouts {
+			dirs = append(dirs, filepath.Join(root, fo))
+		}
+	}
+	for _, dir := range dirs {
+		names, err := readDirNames(dir)
+		if err != nil && dir == root {
+			return fmt.Errorf("looking for stray temporary files: %w", err)
 		}
 		for _, name := range names {
 			if !strings.HasPrefix(name, zstdTempPrefix) {
@@ -238,7 +256,8 @@ func (t *zstdTxn) putObject(raw []byte, baseSum string) error {
 
 	// An object file that exists but that no journal line names is left
 	// over from a write cut short: it is replaced.
-	dir := filepath.Dir(objectPath(t.z.dir, sum))
+	path := t.z.objects.path(sum)
+	dir := filepath.Dir(path)
 	if err := t.mkdir(dir); err != nil {
 		return err
 	}
@@ -252,9 +271,8 @@ func (t *zstdTxn) putObject(raw []byte, baseSum string) error {
 	if err := t.step("rename object"); err != nil {
 		return err
 	}
-	path := objectPath(t.z.dir, sum)
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("storing %s: %w", objectName(sum), err)
+		return fmt.Errorf("storing %s: %w", t.z.objects.name(sum), err)
 	}
 	t.temps = t.temps[:len(t.temps)-1]
 	t.objects = append(t.objects, path)
@@ -266,35 +284,70 @@ func (t *zstdTxn) putObject(raw []byte, baseSum string) error {
 	return t.syncDirs(dir)
 }
 
-// encode returns the object file for raw, a delta against baseSum if that
-// is not "", the base is readable and its depth leaves room in the chain.
-func (t *zstdTxn) encode(raw []byte, baseSum string) ([]byte, error) {
+// encode returns the object file for raw, the next version of the
+// document whose previous version is the object prev ("" for none): a
+// delta against prev while its run of deltas is shorter than the keyframe
+// interval, else a keyframe: a delta against the keyframe that started
+// prev's run while that keyframe's chain of keyframes is shorter than the
+// keyframe chain, else a full object. A base that cannot be read makes
+// this version a full object; Load reports the damage when the base
+// itself is read.
+func (t *zstdTxn) encode(raw []byte, prev string) ([]byte, error) {
 	z := t.z
 	z.codecMu.Lock()
 	defer z.codecMu.Unlock()
 	if z.codec == nil {
 		return nil, errClosed
 	}
+	kind, baseSum, depth := z.plan(prev)
 	var base []byte
 	var sum [sha256.Size]byte
-	depth := 0
-	if baseSum != "" && z.keyframeEvery > 1 {
-		h, err := readObjectHeader(z.dir, baseSum)
-		if err == nil && h.depth+1 < z.keyframeEvery {
-			// A base that cannot be read makes this version a keyframe;
-			// Load reports the damage when the base itself is read.
-			if b, err := z.codec.readRaw(z.dir, baseSum); err == nil {
-				base, depth = b, h.depth+1
-				hex.Decode(sum[:], []byte(baseSum))
-			}
+	if baseSum != "" {
+		if b, err := z.codec.readRaw(z.objects, baseSum); err == nil {
+			base = b
+			hex.Decode(sum[:], []byte(baseSum))
 		}
 	}
-	obj, err := z.codec.encode(raw, base, sum, depth)
+	if base == nil {
+		kind, depth = objectFull, 0
+	}
+	obj, err := z.codec.encode(raw, kind, base, sum, depth)
 	if err != nil {
 		return nil, err
 	}
 	z.codec.cache.put(snapshot.SHA256(raw), append([]byte(nil), raw...))
 	return obj, nil
+}
+
+// plan returns how the version after the object prev is stored: its kind,
+// its base ("" for a full object) and its depth. It reads the headers of
+// prev's run of deltas.
+func (z *zstdStore) plan(prev string) (kind byte, base string, depth int) {
+	if prev == "" || z.keyframeEvery <= 1 {
+		return objectFull, "", 0
+	}
+	h, err := readObjectHeader(z.objects, prev)
+	if err != nil {
+		return objectFull, "", 0
+	}
+	if h.depth+1 >= maxChainLength {
+		return objectFull, "", 0
+	}
+	top, th, run := prev, h, 0
+	for th.kind == objectDelta {
+		run++
+		top = hex.EncodeToString(th.base[:])
+		if th, err = readObjectHeader(z.objects, top); err != nil || run > maxChainLength {
+			return objectFull, "", 0
+		}
+	}
+	switch {
+	case run+1 < z.keyframeEvery:
+		return objectDelta, prev, h.depth + 1
+	case th.depth+1 < z.keyframeChain:
+		return objectKeyframe, top, th.depth + 1
+	}
+	return objectFull, "", 0
 }
 
 // writeTemp writes data to a new temporary file in dir, syncs it and
