@@ -107,6 +107,7 @@ func newApp(io streams) *cli.App {
 			simulateCommand(io),
 			verifyCommand(io),
 			packCommand(io),
+			pushCommand(io),
 		},
 	}
 	for _, c := range app.Commands {
