@@ -14,6 +14,8 @@
 //
 //   - decode-failed: a document does not decode. It is then the only kind.
 //   - version-backwards: the version number is lower than the accepted one.
+//   - version-reused: the version number is the accepted one's, but the
+//     documents differ.
 //   - town-disappeared: a town present in the accepted townVotes is absent.
 //   - official-revoked: a town's townStatus went from official back to
 //     anything else.
@@ -46,9 +48,9 @@
 // same version, and a statewide decrease is flagged only by the part of it
 // those towns do not explain. Precincts reporting compare the reported
 // number only, never the total, and a number above the total is let
-// through: Deep River's certified line is "2 of 1 (200%)". Reporting lines that do not read as
-// "k of P", such as the empty PR of some voterTurnout entries, are
-// skipped. Candidates with 0 votes do leave a town's list (election 81);
+// through: Deep River's certified line is "2 of 1 (200%)". Reporting
+// lines that do not read as "k of P", such as the empty PR of some
+// voterTurnout entries, are skipped. Candidates with 0 votes do leave a town's list (election 81);
 // only one that had votes is flagged.
 //
 // Details name towns, offices and candidates as Lookupdata.json does
@@ -57,6 +59,7 @@
 package suspect
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -70,6 +73,7 @@ type Kind string
 const (
 	DecodeFailed       Kind = "decode-failed"
 	VersionBackwards   Kind = "version-backwards"
+	VersionReused      Kind = "version-reused"
 	TownDisappeared    Kind = "town-disappeared"
 	OfficialRevoked    Kind = "official-revoked"
 	VotesDecreased     Kind = "votes-decreased"
@@ -81,7 +85,7 @@ const (
 
 // Kinds lists every kind in the order Check reports them.
 var Kinds = []Kind{
-	DecodeFailed, VersionBackwards, TownDisappeared, OfficialRevoked, VotesDecreased,
+	DecodeFailed, VersionBackwards, VersionReused, TownDisappeared, OfficialRevoked, VotesDecreased,
 	PrecinctsDecreased, StateTotalMismatch, NegativeCount, SharesNot100,
 }
 
@@ -197,6 +201,12 @@ func compare(prev, next *decoded) []Reason {
 	if prev != nil && next.number < prev.number {
 		out.add(VersionBackwards, func() string {
 			return fmt.Sprintf("version %d → %d", prev.number, next.number)
+		})
+	}
+	if prev != nil && next.number == prev.number && prev.ed != nil && prev.ld != nil &&
+		(!bytes.Equal(prev.ed.raw, next.ed.raw) || !bytes.Equal(prev.ld.raw, next.ld.raw)) {
+		out.add(VersionReused, func() string {
+			return fmt.Sprintf("version %d published again with different documents", next.number)
 		})
 	}
 	if prev != nil && len(prev.errs) > 0 {

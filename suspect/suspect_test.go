@@ -1,6 +1,7 @@
 package suspect
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
@@ -60,6 +61,17 @@ func TestCheckClean(t *testing.T) {
 			setTo("townVotes.2.9457.0.101.V", "1,300"),
 			setTo("stateVotes.9457.0.101.V", "1,600"),
 			setTo("election.PR", "4 of 4 (100.00%)")), nil},
+	})
+}
+
+func TestVersionReused(t *testing.T) {
+	changed := base(100)
+	changed.ElectionData = append([]byte(nil), changed.ElectionData...)
+	changed.ElectionData = bytes.Replace(changed.ElectionData, []byte(`"ID"`), []byte(`"ID" `), 1)
+	runCases(t, []checkCase{
+		{"same number, other documents", base(100), changed,
+			[]Reason{{VersionReused, "version 100 published again with different documents"}}},
+		{"same number, same documents", base(100), base(100), nil},
 	})
 }
 
