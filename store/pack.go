@@ -324,7 +324,11 @@ func (p *packer) walk() error {
 	}
 	for i := 0; i < len(refs); i++ {
 		ref := refs[i]
-		for h := ref.tip; !h.IsZero(); {
+		tip, err := p.peel(ref, add)
+		if err != nil {
+			return err
+		}
+		for h := tip; !h.IsZero(); {
 			if _, seen := p.objects[h]; seen {
 				break
 			}
@@ -351,6 +355,47 @@ func (p *packer) walk() error {
 		}
 	}
 	return nil
+}
+
+// peel follows the tags that plain git may have added (git tag -a) to the
+// commit they name, noting each tag object so that it is packed too. It
+// returns the zero hash when the ref leads to no commit (a tag of a tree
+// or a blob, whose object is then noted as it is).
+func (p *packer) peel(ref namedRef, add func(key string, h plumbing.Hash)) (plumbing.Hash, error) {
+	h := ref.tip
+	for {
+		obj, err := p.st.EncodedObject(plumbing.AnyObject, h)
+		if err != nil {
+			return h, fmt.Errorf("reading object %s that %s names: %w (run ctrunner verify)",
+				h, ref.name, err)
+		}
+		switch obj.Type() {
+		case plumbing.CommitObject:
+			return h, nil
+		case plumbing.TagObject:
+			tag, err := object.DecodeTag(p.st, obj)
+			if err != nil {
+				return h, fmt.Errorf("reading tag %s of %s: %w", h, ref.name, err)
+			}
+			if _, seen := p.objects[h]; !seen {
+				if err := p.note(h, plumbing.TagObject); err != nil {
+					return h, err
+				}
+				add(ref.name+" tags", h)
+			}
+			h = tag.Target
+		case plumbing.TreeObject:
+			return plumbing.ZeroHash, p.walkTree(ref.name, "", h, add)
+		default:
+			if _, seen := p.objects[h]; !seen {
+				if err := p.note(h, obj.Type()); err != nil {
+					return h, err
+				}
+				add(ref.name+" objects", h)
+			}
+			return plumbing.ZeroHash, nil
+		}
+	}
 }
 
 // walkTree notes the tree h, whose path in its commit is prefix, and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -55,7 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err == nil {
 		err = app.RunContext(ctx, args)
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, syscall.EPIPE) {
+		// EPIPE: whoever read our output stopped reading (ctrunner log | head).
 		return exitOK
 	}
 

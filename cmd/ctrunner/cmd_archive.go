@@ -83,7 +83,7 @@ func runArchive(c *cli.Context, io streams) error {
 	// One batch: every snapshot of the run is stored, or none is.
 	var report strings.Builder
 	listAdded := false
-	err = updateStore(c, io, func(b store.Batch) error {
+	err = updateStore(c, io, func(_ store.Store, b store.Batch) error {
 		var err error
 		listAdded, err = b.PutElectionList(listRaw, listFetchedAt, c.String("api"))
 		if err != nil {

@@ -75,7 +75,7 @@ func runImport(c *cli.Context, io streams, dir string) error {
 	list, listErr := archive.ElectionList()
 
 	var report strings.Builder
-	err = updateStore(c, io, func(b store.Batch) error {
+	err = updateStore(c, io, func(_ store.Store, b store.Batch) error {
 		if listErr == nil {
 			at := time.Now().UTC()
 			if fi, err := os.Stat(filepath.Join(abs, "index.json")); err == nil {

@@ -89,6 +89,14 @@ func runSimulate(c *cli.Context, io streams) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.describe, err)
 	}
+	ed, err := snapshot.DecodeElectionData(src.electionData)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src.describe, err)
+	}
+	if ed.TownVotes.Len() == 0 && ed.StateVotes.Len() == 0 {
+		return fmt.Errorf("%s has no results (townVotes and stateVotes are empty) "+
+			"for a night to build up to", src.describe)
+	}
 	opts, err := simulationOptions(c, ld)
 	if err != nil {
 		return err
@@ -202,6 +210,11 @@ func simulationFile(path string) (*simulationSource, error) {
 }
 
 // simulationOptions reads the shape of the night from the flags.
+// maxNightVersions bounds --versions: a night is stored as one transaction,
+// held in memory until it commits (about 0.5 MB a version for a statewide
+// election).
+const maxNightVersions = 2000
+
 func simulationOptions(c *cli.Context, ld *snapshot.LookupData) (rehearsal.Options, error) {
 	opts := rehearsal.Options{
 		Versions:     c.Int("versions"),
@@ -211,8 +224,9 @@ func simulationOptions(c *cli.Context, ld *snapshot.LookupData) (rehearsal.Optio
 		VersionStep:  c.Int64("version-step"),
 	}
 	switch {
-	case opts.Versions < 1:
-		return opts, usagef("simulate: --versions must be at least 1, not %d", opts.Versions)
+	case opts.Versions < 1 || opts.Versions > maxNightVersions:
+		return opts, usagef("simulate: --versions must be from 1 to %d, not %d",
+			maxNightVersions, opts.Versions)
 	case opts.VersionStep < 1:
 		return opts, usagef("simulate: --version-step must be at least 1, not %d", opts.VersionStep)
 	case opts.FirstVersion < 0:
@@ -224,6 +238,9 @@ func simulationOptions(c *cli.Context, ld *snapshot.LookupData) (rehearsal.Optio
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
 			return opts, usagef("simulate: --start %q is not a time like 2024-11-05T20:00:00-05:00", s)
+		}
+		if t.Unix() < 0 {
+			return opts, usagef("simulate: --start %q is before 1970", s)
 		}
 		opts.Start = t
 		return opts, nil
@@ -250,46 +267,50 @@ func pollsClose(date string) (time.Time, error) {
 	return day.Add(20 * time.Hour), nil
 }
 
-// storeNight writes the night into the store as snapshots of target.
+// storeNight writes the night into the store as snapshots of target, as
+// one transaction: a night is stored whole or not at all, and two nights
+// (or a night and real fetches) can never interleave in one election.
 func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 	src *simulationSource, target snapshot.ElectionID, announce func()) error {
 	dir := c.String("store")
-	st, err := store.Open(dir, store.Options{Create: true, Backend: chosenBackend(c)})
+	sourceURL := fmt.Sprintf("simulate:seed=%d;from=%s", c.Int64("seed"), src.name)
+	var report strings.Builder
+	err := updateStore(c, io, func(st store.Store, b store.Batch) error {
+		// The store lock is held: nobody can add to the election meanwhile.
+		if err := checkNewElection(st, dir, target, c.String("election") != ""); err != nil {
+			return err
+		}
+		announce()
+		for step := range night.Steps() {
+			s := snapshot.New(snapshot.Meta{
+				Election:   target,
+				Version:    step.Version,
+				FetchedAt:  step.FetchedAt,
+				Source:     snapshot.Fetched,
+				SourceURL:  sourceURL,
+				TimeSource: "simulated",
+			}, []snapshot.File{
+				{Name: snapshot.VersionFile, Data: versionDocument(step.Version)},
+				{Name: snapshot.ElectionDataFile, Data: step.ElectionData},
+				{Name: snapshot.LookupDataFile, Data: step.LookupData},
+			})
+			if err := checkDocuments(s); err != nil {
+				return fmt.Errorf("simulated version %s: %w", step.Version, err)
+			}
+			e, _, err := b.Put(s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&report, "election %s version %s at %s: new snapshot %s\n",
+				target, step.Version, step.FetchedAt.Format(time.RFC3339), e.ID.Short())
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	if err := checkNewElection(st, dir, target, c.String("election") != ""); err != nil {
-		return err
-	}
-	announce()
-
-	sourceURL := fmt.Sprintf("simulate:seed=%d;from=%s", c.Int64("seed"), src.name)
-	for step := range night.Steps() {
-		s := snapshot.New(snapshot.Meta{
-			Election:   target,
-			Version:    step.Version,
-			FetchedAt:  step.FetchedAt,
-			Source:     snapshot.Fetched,
-			SourceURL:  sourceURL,
-			TimeSource: "simulated",
-		}, []snapshot.File{
-			{Name: snapshot.VersionFile, Data: versionDocument(step.Version)},
-			{Name: snapshot.ElectionDataFile, Data: step.ElectionData},
-			{Name: snapshot.LookupDataFile, Data: step.LookupData},
-		})
-		if err := checkDocuments(s); err != nil {
-			return fmt.Errorf("simulated version %s: %w", step.Version, err)
-		}
-		e, _, err := st.Put(c.Context, s)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(io.stdout, "election %s version %s at %s: new snapshot %s\n",
-			target, step.Version, step.FetchedAt.Format(time.RFC3339), e.ID.Short())
-	}
+	io.stdout.Write([]byte(report.String()))
 	io.warnf("wrote %d versions of election %s to %s", night.Len(), target, dir)
-	autoPack(c, io, st)
 	return nil
 }
 

@@ -127,7 +127,7 @@ func chosenBackend(c *cli.Context) string {
 // --backend names if it does not exist, and runs fn as one batch: every
 // write fn makes is stored, or none. A store this call created is removed
 // again when the batch fails, so a failed first run leaves no empty store.
-func updateStore(c *cli.Context, io streams, fn func(b store.Batch) error) error {
+func updateStore(c *cli.Context, io streams, fn func(st store.Store, b store.Batch) error) error {
 	dir := c.String("store")
 	_, statErr := os.Stat(dir)
 	created := errors.Is(statErr, fs.ErrNotExist)
@@ -136,7 +136,7 @@ func updateStore(c *cli.Context, io streams, fn func(b store.Batch) error) error
 	if err != nil {
 		return err
 	}
-	err = st.Update(c.Context, fn)
+	err = st.Update(c.Context, func(b store.Batch) error { return fn(st, b) })
 	if err == nil {
 		autoPack(c, io, st)
 	}
