@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ type gitStore struct {
 	st      *filesystem.Storage
 	closed  bool
 	commits map[plumbing.Hash]parsedCommit
+	pubs    map[plumbing.Hash]parsedPublication
 
 	// fault, when set by a test, is called before each step of a write
 	// and fails the write by returning an error.
@@ -156,7 +158,7 @@ func (g *gitStore) Close() error {
 		return nil
 	}
 	g.closed = true
-	g.commits = nil
+	g.commits, g.pubs = nil, nil
 	if err := g.st.Close(); err != nil {
 		return fmt.Errorf("closing store %s: %w", g.name, err)
 	}
@@ -310,10 +312,11 @@ func (g *gitStore) remember(h plumbing.Hash, pc parsedCommit) {
 	g.commits[h] = pc
 }
 
-// copyEntry returns e with its own Documents map, so that callers cannot
-// change cached entries.
+// copyEntry returns e with its own Documents map and Suspect slice, so
+// that callers cannot change cached entries.
 func copyEntry(e Entry) Entry {
 	e.Documents = maps.Clone(e.Documents)
+	e.Suspect = slices.Clone(e.Suspect)
 	return e
 }
 

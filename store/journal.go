@@ -343,7 +343,7 @@ func Recover(dir string) (report string, err error) {
 	marker, err := readMarker(dir)
 	switch {
 	case err == nil:
-		if marker.Backend != BackendZstd || marker.Format != zstdFormat {
+		if marker.Backend != BackendZstd || !knownZstdFormat(marker.Format) {
 			return "", fmt.Errorf("store %s is of an unknown kind "+
 				"(%s format %d; a newer ctrunner made it?)", dir, marker.Backend, marker.Format)
 		}

@@ -23,6 +23,7 @@ const (
 	keyTimeSource = "Time-Source"
 	keyPrecincts  = "Precincts-Reporting"
 	keyDocument   = "Document"
+	keySuspect    = "Suspect"
 )
 
 // electionListSubject is the subject line of election-list commits.
@@ -62,6 +63,9 @@ func snapshotMessage(m snapshot.Meta) string {
 	writeTrailer(&b, keyFetchedAt, m.FetchedAt.UTC().Format(time.RFC3339Nano))
 	writeTrailer(&b, keyTimeSource, m.TimeSource)
 	writeTrailer(&b, keyPrecincts, m.PrecinctsReporting)
+	for _, reason := range m.Suspect {
+		writeTrailer(&b, keySuspect, reason)
+	}
 	writeDocuments(&b, m.Documents)
 	return b.String()
 }
@@ -142,6 +146,8 @@ func setTrailer(m *snapshot.Meta, key, value string) error {
 		m.TimeSource = value
 	case keyPrecincts:
 		m.PrecinctsReporting = value
+	case keySuspect:
+		m.Suspect = append(m.Suspect, value)
 	case keyDocument:
 		i := strings.LastIndex(value, documentHashPrefix)
 		if i <= 0 {

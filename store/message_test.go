@@ -35,6 +35,8 @@ func TestSnapshotMessage(t *testing.T) {
 		Source:             snapshot.Fetched,
 		SourceURL:          "http://127.0.0.1:8080/election/80/13392/",
 		PrecinctsReporting: "760 of 763 (99.61%)",
+		Suspect: []string{"votes-decreased: Hartford, Governor: 12,345 → 12,001",
+			"version-backwards: 13392 < 13393"},
 		Documents: map[string]string{
 			"b.json": strings.Repeat("b", 64), "a.json": strings.Repeat("a", 64),
 		},
@@ -47,6 +49,8 @@ func TestSnapshotMessage(t *testing.T) {
 		"Source-URL: http://127.0.0.1:8080/election/80/13392/\n" +
 		"Fetched-At: 2023-11-08T05:02:03.0000005Z\n" +
 		"Precincts-Reporting: 760 of 763 (99.61%)\n" +
+		"Suspect: votes-decreased: Hartford, Governor: 12,345 → 12,001\n" +
+		"Suspect: version-backwards: 13392 < 13393\n" +
 		"Document: a.json sha256:" + strings.Repeat("a", 64) + "\n" +
 		"Document: b.json sha256:" + strings.Repeat("b", 64) + "\n"
 	if got := snapshotMessage(m); got != want {

@@ -9,6 +9,14 @@
 // archive therefore stays readable with plain git and can be pushed to any
 // git host.
 //
+// A snapshot can be published: each election has at most one published
+// snapshot at a time, and the history of its publications (Publish,
+// Published, Publications). In a git store these are the commits of the
+// branch refs/heads/published/{id}, one per publication, whose tree is the
+// published snapshot's (see publishedRefPrefix). A snapshot's metadata
+// also carries the reasons the sanity gates found it suspect
+// (snapshot.Meta.Suspect), as Suspect trailers.
+//
 // A store can instead be kept by the zstd backend (Options.Backend): a
 // folder of zstd-compressed documents, each stored as a delta against the
 // previous version of the same document, and a journal of the archived
@@ -175,6 +183,19 @@ type Store interface {
 	// Load reads a snapshot's documents back and verifies each document's
 	// SHA-256 against the entry.
 	Load(e Entry) (*snapshot.Snapshot, error)
+	// Publish makes e, an entry of this store (as Put, Log or Resolve
+	// return it), the published snapshot of its election, at time at, for
+	// reason (one line, such as "publish", "rollback" or "watch"). Every
+	// call records a new publication, even of the entry already published:
+	// a rollback to it is an event worth keeping. An entry the store does
+	// not hold on its election's log is refused.
+	Publish(ctx context.Context, e Entry, at time.Time, reason string) (Publication, error)
+	// Published returns the election's current publication (ErrNotFound
+	// if none).
+	Published(id snapshot.ElectionID) (Publication, error)
+	// Publications lists the election's publications, newest first
+	// (ErrNotFound if none).
+	Publications(id snapshot.ElectionID) ([]Publication, error)
 	// Update runs fn holding the store's write lock for its whole
 	// duration, so that no other writer, in this process or another, can
 	// come between what fn reads through b and what it writes. The writes
@@ -208,6 +229,24 @@ type Batch interface {
 	// Contains sees what this batch has put so far as well as what is
 	// stored.
 	Contains(id snapshot.ElectionID, h snapshot.Hash) (bool, error)
+	// Publish behaves like the Store's, and also accepts an entry that
+	// this batch has put: a new snapshot and its publication then become
+	// visible together, or neither does. An entry the store and the batch
+	// do not hold, like any other refused input, just returns its error.
+	Publish(e Entry, at time.Time, reason string) (Publication, error)
+}
+
+// Publication records that a snapshot was made the published one of its
+// election.
+type Publication struct {
+	Election snapshot.ElectionID
+	// Entry is the published snapshot.
+	Entry Entry
+	// At is when it was published.
+	At time.Time
+	// Reason says why, as the caller of Publish put it: "publish",
+	// "rollback", "watch" …, on one line.
+	Reason string
 }
 
 // notFoundError is an error with its own message that still matches

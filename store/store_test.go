@@ -60,6 +60,11 @@ func testStore(t *testing.T, open opener) {
 		{"UpdateConcurrentImports", testUpdateConcurrentImports},
 		{"UpdateFaults", testUpdateFaults},
 		{"UpdateCrash", testUpdateCrash},
+		{"Suspect", testSuspect},
+		{"Publish", testPublish},
+		{"PublishInBatch", testPublishInBatch},
+		{"PublishFaults", testPublishFaults},
+		{"PublishCrash", testPublishCrash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

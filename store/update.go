@@ -156,8 +156,9 @@ type gitBatch struct {
 	seen     map[plumbing.Hash]bool   // the objects in objects
 	commits  []plumbing.Hash          // the new commits, oldest first
 	parsed   map[plumbing.Hash]parsedCommit
-	lists    int    // election lists among commits
-	label    string // the label of the first change
+	lists    int                // election lists among commits
+	pubs     []batchPublication // the new publication commits, oldest first
+	label    string             // the label of the first change
 }
 
 // batchBranch is a branch as the batch sees it.
@@ -372,15 +373,27 @@ func (b *gitBatch) release() {
 func (b *gitBatch) describe() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.commits) == 1 {
-		return b.label
+	return describeWrite(len(b.commits)-b.lists, b.lists, len(b.pubs), b.label)
+}
+
+// describeWrite says what a write of snaps snapshots, lists election lists
+// and pubs publications archives, for messages; label names the write's
+// first change.
+func describeWrite(snaps, lists, pubs int, label string) string {
+	if snaps+lists+pubs == 1 {
+		return label
 	}
-	snaps := len(b.commits) - b.lists
-	s := fmt.Sprintf("%d %s", snaps, plural(snaps, "snapshot"))
-	if b.lists > 0 {
-		s += fmt.Sprintf(" and %d %s", b.lists, plural(b.lists, "election list"))
+	var parts []string
+	if snaps > 0 || lists+pubs == 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", snaps, plural(snaps, "snapshot")))
 	}
-	return s
+	if lists > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", lists, plural(lists, "election list")))
+	}
+	if pubs > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s", pubs, plural(pubs, "publication")))
+	}
+	return joinReport(parts)
 }
 
 // commit writes the batch as one transaction; if that fails, it undoes
@@ -388,7 +401,7 @@ func (b *gitBatch) describe() string {
 func (b *gitBatch) commit() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.commits) == 0 {
+	if len(b.commits) == 0 && len(b.pubs) == 0 {
 		return nil
 	}
 	g := b.g
@@ -409,6 +422,9 @@ func (b *gitBatch) commit() error {
 	}
 	for _, h := range b.commits {
 		g.remember(h, b.parsed[h])
+	}
+	for _, p := range b.pubs {
+		g.rememberPublication(p.hash, p.p)
 	}
 	return nil
 }

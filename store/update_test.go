@@ -310,12 +310,41 @@ func testUpdateConcurrentImports(t *testing.T, open opener) {
 	}
 }
 
-// testUpdateFaults fails a batch at each of its steps in turn: the store
-// must stay as it was, until the batch without a fault archives it all.
-func testUpdateFaults(t *testing.T, open opener) {
+// batchScenario is a batch that testUpdateFaults and testUpdateCrash
+// fail at each of its steps.
+type batchScenario struct {
+	// base archives the store's state before the batch.
+	base func(t *testing.T, s Store)
+	// op runs the batch.
+	op func(ctx context.Context, s Store) error
+	// check checks that the store holds all of the batch or none of it.
+	check func(t *testing.T, what string, s Store, all bool)
+	// minSteps is fewer steps than the batch has.
+	minSteps int
+}
+
+// putsScenario is batchOp on top of batchBase.
+var putsScenario = batchScenario{
+	base: batchBase,
+	op: func(ctx context.Context, s Store) error {
+		_, err := batchOp(ctx, s)
+		return err
+	},
+	check:    checkBatchOp,
+	minSteps: 10,
+}
+
+func testUpdateFaults(t *testing.T, open opener) { updateFaults(t, open, putsScenario) }
+
+func testUpdateCrash(t *testing.T, open opener) { updateCrash(t, open, putsScenario) }
+
+// updateFaults fails the batch of sc at each of its steps in turn: the
+// store must stay as it was, until the batch without a fault archives it
+// all.
+func updateFaults(t *testing.T, open opener, sc batchScenario) {
 	s, dir := newStore(t, open)
 	ctx := context.Background()
-	batchBase(t, s)
+	sc.base(t, s)
 	before := treeState(t, dir)
 	for n := 1; ; n++ {
 		calls, failed := 0, ""
@@ -326,14 +355,14 @@ func testUpdateFaults(t *testing.T, open opener) {
 			}
 			return nil
 		}, false)
-		_, err := batchOp(ctx, s)
+		err := sc.op(ctx, s)
 		setFault(t, s, nil, false)
 		if failed == "" {
 			if err != nil {
 				t.Fatalf("batch without a fault = %v", err)
 			}
-			if n < 10 {
-				t.Fatalf("a batch of 5 writes has only %d steps", n-1)
+			if n < sc.minSteps {
+				t.Fatalf("the batch has only %d steps, want at least %d", n-1, sc.minSteps)
 			}
 			break
 		}
@@ -342,27 +371,27 @@ func testUpdateFaults(t *testing.T, open opener) {
 			t.Fatalf("%s = %v, want the fault", what, err)
 		}
 		checkUnchanged(t, what, before, treeState(t, dir))
-		checkBatchOp(t, what, s, false)
+		sc.check(t, what, s, false)
 	}
-	checkBatchOp(t, "after the batch", s, true)
+	sc.check(t, "after the batch", s, true)
 	if _, ok := s.(*gitStore); ok && haveGit() {
 		checkGitClean(t, dir)
 	}
 }
 
-// testUpdateCrash kills a batch at each of its steps, then runs Recover,
-// which must leave the store exactly as before the batch; or, for a zstd
-// batch killed after its journal lines were appended, as after it.
-func testUpdateCrash(t *testing.T, open opener) {
+// updateCrash kills the batch of sc at each of its steps, then runs
+// Recover, which must leave the store exactly as before the batch; or, for
+// a zstd batch killed after its journal lines were appended, as after it.
+func updateCrash(t *testing.T, open opener, sc batchScenario) {
 	base, baseDir := newStore(t, open)
 	ctx := context.Background()
-	batchBase(t, base)
+	sc.base(t, base)
 	base.Close()
 	before := treeState(t, baseDir)
 	afterDir := copyStore(t, baseDir)
 	after := open(t, afterDir)
 	setFault(t, after, nil, false) // no fault, but objects as the batches below
-	if _, err := batchOp(ctx, after); err != nil {
+	if err := sc.op(ctx, after); err != nil {
 		t.Fatalf("batch = %v", err)
 	}
 	after.Close()
@@ -380,7 +409,7 @@ func testUpdateCrash(t *testing.T, open opener) {
 			}
 			return nil
 		}, true)
-		_, err := batchOp(ctx, s)
+		err := sc.op(ctx, s)
 		s.Close()
 		if failed == "" {
 			break

@@ -89,6 +89,7 @@ type VerifyReport struct {
 	Elections     int // elections with snapshots
 	Snapshots     int // snapshots checked
 	ElectionLists int // archived election lists checked
+	Publications  int // publications checked
 	Objects       int // distinct objects or object files checked
 	Problems      []Problem
 }
@@ -120,7 +121,8 @@ func (g *gitStore) verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 		return VerifyReport{}, errClosed
 	}
 	v := &gitVerifier{dir: g.dir, opts: opts, blobs: map[plumbing.Hash]blobCheck{},
-		readers: map[plumbing.Hash]*packReader{}}
+		readers: map[plumbing.Hash]*packReader{},
+		logged:  map[snapshot.ElectionID]map[plumbing.Hash]plumbing.Hash{}}
 	defer v.close()
 	if err := v.loadPacks(); err != nil {
 		return VerifyReport{}, fmt.Errorf("verifying store %s: %w", g.name, err)
@@ -129,8 +131,15 @@ func (g *gitStore) verify(ctx context.Context, opts VerifyOptions) (VerifyReport
 	if err != nil {
 		return VerifyReport{}, fmt.Errorf("verifying store %s: %w", g.name, err)
 	}
+	// The election branches sort before the publication branches, whose
+	// check needs them.
 	for _, ref := range refs {
 		if err := v.branch(ctx, ref); err != nil {
+			return v.report, err
+		}
+	}
+	for _, ref := range refs {
+		if err := v.publications(ctx, ref); err != nil {
 			return v.report, err
 		}
 	}
@@ -148,6 +157,9 @@ type gitVerifier struct {
 	packed  map[plumbing.Hash]plumbing.Hash // object → pack
 	readers map[plumbing.Hash]*packReader
 	blobs   map[plumbing.Hash]blobCheck
+	// logged holds the commits met on each election's branch, and the
+	// snapshot ID of each, for the check of publications.
+	logged map[snapshot.ElectionID]map[plumbing.Hash]plumbing.Hash
 }
 
 // blobCheck is the outcome of checking a blob, kept because snapshots
@@ -339,6 +351,10 @@ func (v *gitVerifier) branch(ctx context.Context, ref namedRef) error {
 			v.report.ElectionLists++
 		} else {
 			v.report.Snapshots++
+			if v.logged[base.Election] == nil {
+				v.logged[base.Election] = map[plumbing.Hash]plumbing.Hash{}
+			}
+			v.logged[base.Election][h] = c.TreeHash
 		}
 		v.snapshot(p, c.TreeHash, meta.Documents)
 		h = plumbing.ZeroHash
@@ -534,4 +550,61 @@ func (pr *packReader) verifyObject(h plumbing.Hash, typ plumbing.ObjectType, ful
 		return nil, path, fmt.Sprintf("is a %s, want a %s", got, typ)
 	}
 	return data, path, ""
+}
+
+// publications checks the publications of a publication branch, newest
+// first: each commit must be sound and publish a snapshot on its
+// election's branch, with that snapshot's tree.
+func (v *gitVerifier) publications(ctx context.Context, ref namedRef) error {
+	rest, ok := strings.CutPrefix(ref.name, publishedRefPrefix)
+	if !ok {
+		return nil
+	}
+	id := snapshot.ElectionID(rest)
+	for h := ref.tip; !h.IsZero(); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := Problem{Election: id, Commit: h.String()}
+		data, path, what := v.read(h, plumbing.CommitObject, true)
+		if what != "" {
+			p.Object, p.Path = h.String(), path
+			p.What = "publication commit " + what + "; the older publications cannot be reached"
+			v.add(p)
+			return nil
+		}
+		c := &object.Commit{}
+		obj := &plumbing.MemoryObject{}
+		obj.SetType(plumbing.CommitObject)
+		obj.Write(data)
+		err := c.Decode(obj)
+		var pub parsedPublication
+		if err == nil {
+			pub, err = parsePublication(c)
+		}
+		if err != nil {
+			p.Object, p.Path, p.What = h.String(), path, "publication commit: "+err.Error()
+			v.add(p)
+			return nil
+		}
+		v.report.Publications++
+		p.Snapshot = pub.id.String()
+		tree, logged := v.logged[id][pub.snapshot]
+		switch {
+		case pub.election != id:
+			p.What = fmt.Sprintf("publication of election %s on the branch of election %s",
+				pub.election, id)
+			v.add(p)
+		case !logged:
+			p.What = fmt.Sprintf("publishes commit %s, which is not on the branch of "+
+				"election %s", pub.snapshot, id)
+			v.add(p)
+		case tree != plumbing.Hash(pub.id):
+			p.What = fmt.Sprintf("publishes snapshot %s, but commit %s archives %s",
+				pub.id.Short(), pub.snapshot, tree)
+			v.add(p)
+		}
+		h = pub.prev
+	}
+	return nil
 }

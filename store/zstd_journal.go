@@ -26,21 +26,23 @@ import (
 //
 // "rec" holds the record, "crc32c" the CRC-32C of the exact bytes of
 // "rec". A record lists each document as its name, the SHA-256 of its raw
-// bytes and its size; a document of at most defaultSmallDocument bytes of UTF-8
-// has its bytes there too, as a fourth member, and no object. A record of
-// an election list has "kind":"election-list" and no election. The members
-// "source", "url", "time_source" and "precincts" are left out when they
-// are those of the previous record of the same election (or the previous
-// election list). Stores of format 1 write records as
+// bytes and its size; a document of UTF-8 text of at most
+// defaultSmallDocument bytes has its bytes there too, as a fourth member,
+// and no object. A record of an election list has "kind":"election-list"
+// and no election. The members "source", "url", "time_source" and
+// "precincts" are left out when they are those of the previous record of
+// the same election (or the previous election list). Stores of format 1
+// write records as
 //
 //	{"seq":7,"kind":"snapshot","id":"…","election":"80",…,
 //	 "files":[{"name":"Electiondata.json","sha256":"…","size":485853}]}
 //
-// with every member and every document in an object. An Update that archives several records appends them in one
-// write, as a batch: each of its lines also carries "batch", the sequence
-// number of the batch's first record (then "crc32c" covers the bytes of
-// "rec" followed by the decimal batch number), and a last line closes the
-// batch:
+// with every member and every document in an object.
+//
+// An Update that archives several records appends them in one write, as
+// a batch: each of its lines also carries "batch", the sequence number of
+// the batch's first record (then "crc32c" covers the bytes of "rec"
+// followed by the decimal batch number), and a last line closes the batch:
 //
 //	{"end":{"batch":7,"records":3},"crc32c":"…"}
 //

@@ -194,14 +194,13 @@ func windowFor(n, baseLen int) int {
 	return min(w, maxWindow)
 }
 
-// zstdCodec compresses and decompresses objects. It reuses its encoders (one
-// per window size and kind) and its decoder, and keeps recently decoded
-// documents. It is not safe for concurrent use: the store guards it with a
+// zstdCodec compresses and decompresses objects. It reuses its encoders of
+// full objects (one per window size) and its decoder, and keeps recently
+// decoded documents. It is not safe for concurrent use: the store guards it with a
 // mutex.
 type zstdCodec struct {
 	level zstd.EncoderLevel     // of every object
 	full  map[int]*zstd.Encoder // by window size
-	delta map[int]*zstd.Encoder // by window size; their dictionary changes
 	dec   *zstd.Decoder
 	cache *zstdCache
 }
@@ -221,7 +220,6 @@ func newZstdCodec(level zstd.EncoderLevel) (*zstdCodec, error) {
 	return &zstdCodec{
 		level: level,
 		full:  map[int]*zstd.Encoder{},
-		delta: map[int]*zstd.Encoder{},
 		dec:   dec,
 		cache: newZstdCache(rawCacheSize),
 	}, nil
@@ -231,31 +229,35 @@ func (c *zstdCodec) close() {
 	for _, e := range c.full {
 		e.Close()
 	}
-	for _, e := range c.delta {
-		e.Close()
-	}
 	c.dec.Close()
 	c.cache = nil
 }
 
-// encoder returns the encoder of the given window, for deltas or not.
-func (c *zstdCodec) encoder(window int, delta bool) (*zstd.Encoder, error) {
-	pool := c.full
-	if delta {
-		pool = c.delta
-	}
-	if e := pool[window]; e != nil {
+// encoder returns the encoder of the given window for full objects, or a
+// new one for a delta against base, which the caller closes. Giving the
+// dictionary to a new encoder costs less than giving it to one in use: the
+// library then builds the dictionary's match tables (tens of megabytes at
+// the best level) for its stream state as well as for EncodeAll.
+func (c *zstdCodec) encoder(window int, base []byte) (*zstd.Encoder, error) {
+	if e := c.full[window]; e != nil && base == nil {
 		return e, nil
 	}
-	e, err := zstd.NewWriter(nil,
+	opts := []zstd.EOption{
 		zstd.WithEncoderLevel(c.level),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(window),
-		zstd.WithEncoderCRC(true))
+		zstd.WithEncoderCRC(true),
+	}
+	if base != nil {
+		opts = append(opts, zstd.WithEncoderDictRaw(patchDictID, base))
+	}
+	e, err := zstd.NewWriter(nil, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("making zstd encoder: %w", err)
 	}
-	pool[window] = e
+	if base == nil {
+		c.full[window] = e
+	}
 	return e, nil
 }
 
@@ -271,15 +273,12 @@ func (c *zstdCodec) encode(raw []byte, kind byte, base []byte, baseSum [sha256.S
 		h.kind, h.depth, h.base = kind, depth, baseSum
 		window = windowFor(len(raw), len(base))
 	}
-	enc, err := c.encoder(window, base != nil)
+	enc, err := c.encoder(window, base)
 	if err != nil {
 		return nil, err
 	}
 	if base != nil {
-		err := enc.ResetWithOptions(nil, zstd.WithEncoderDictRaw(patchDictID, base))
-		if err != nil {
-			return nil, fmt.Errorf("setting zstd dictionary: %w", err)
-		}
+		defer enc.Close()
 	}
 	obj := enc.EncodeAll(raw, h.marshal())
 	h.payloadSize = int64(len(obj) - objectHeaderSize)
