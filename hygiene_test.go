@@ -23,6 +23,9 @@ var allowed = map[string][]string{
 	"diff":          {"snapshot", "export"},
 	"rehearsal":     {"snapshot"},
 	"suspect":       {"snapshot"},
+	"polls":         {"snapshot"},
+	"watch":         {"snapshot", "feed", "store", "suspect", "polls"},
+	"publish":       {"snapshot", "legacy", "export"},
 	"cmd/ctrunner":  {"*"},
 	"cmd/fakect":    {"feed/feedtest", "legacy", "snapshot"},
 }

@@ -85,6 +85,11 @@ type Meta struct {
 	PrecinctsReporting string
 	// Documents maps each file name to the hex SHA-256 of its bytes.
 	Documents map[string]string
+	// Suspect holds the reasons the sanity gates (package suspect) found
+	// to doubt the snapshot, each as Reason.String gives it ("kind:
+	// detail"); it is empty for an accepted snapshot. The reasons are
+	// stored with the snapshot but are not part of its ID.
+	Suspect []string
 }
 
 // Snapshot is one consistent fetch of one election: every document belongs

@@ -66,6 +66,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if isUsageError(err) {
 		return exitUsage
 	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		return coded.ExitCode()
+	}
 	return exitFailure
 }
 
@@ -110,6 +114,11 @@ func newApp(io streams) *cli.App {
 			verifyCommand(io),
 			packCommand(io),
 			pushCommand(io),
+			watchCommand(io),
+			pollsCommand(io),
+			statusCommand(io),
+			publishCommand(io),
+			rollbackCommand(io),
 		},
 	}
 	for _, c := range app.Commands {

@@ -1,0 +1,202 @@
+package watch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"ctrunner/snapshot"
+)
+
+// maxVersionBytes bounds a Version.json body; the real one is a few bytes.
+const maxVersionBytes = 1 << 20
+
+// validators are the ETag and Last-Modified a server sent with a version,
+// sent back as If-None-Match and If-Modified-Since.
+type validators struct {
+	etag, lastModified string
+}
+
+// versionAnswer is what one Version.json request got.
+type versionAnswer struct {
+	status      int
+	bytes       int64
+	version     snapshot.Version
+	notModified bool // 304: the version is the one the validators belong to
+	validators  validators
+	retryAfter  time.Duration
+}
+
+// pollError is a failed Version.json request.
+type pollError struct {
+	url    string
+	status int
+	reason string
+}
+
+func (e *pollError) Error() string {
+	if e.status != 0 {
+		return fmt.Sprintf("GET %s: HTTP %d: %s", e.url, e.status, e.reason)
+	}
+	return fmt.Sprintf("GET %s: %s", e.url, e.reason)
+}
+
+// fetchVersion reads an election's Version.json once, without retrying
+// (the next poll is the retry), sending the validators of the version
+// stored last so that an unchanged version costs a 304. The body must be
+// what feed accepts: a JSON object whose "Version" is a non-negative
+// integer or a string of digits, other fields allowed, after an optional
+// byte order mark.
+func (w *watcher) fetchVersion(ctx context.Context, id snapshot.ElectionID,
+	prev validators) (versionAnswer, error) {
+	var a versionAnswer
+	u := w.base + "election/" + string(id) + "/" + snapshot.VersionFile
+	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return a, &pollError{url: u, reason: err.Error()}
+	}
+	req.Header.Set("User-Agent", w.opts.UserAgent)
+	req.Header.Set("Accept", "application/json")
+	if prev.etag != "" {
+		req.Header.Set("If-None-Match", prev.etag)
+	}
+	if prev.lastModified != "" {
+		req.Header.Set("If-Modified-Since", prev.lastModified)
+	}
+
+	resp, err := w.opts.HTTPClient.Do(req)
+	if err != nil {
+		reason := "no answer: " + unwrapURLError(err).Error()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			reason = fmt.Sprintf("no answer within %s", w.opts.Timeout)
+		}
+		return a, &pollError{url: u, reason: reason}
+	}
+	defer resp.Body.Close()
+	a.status = resp.StatusCode
+	a.validators = validators{resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")}
+
+	switch {
+	case resp.StatusCode == http.StatusNotModified && (prev.etag != "" || prev.lastModified != ""):
+		n, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, maxVersionBytes))
+		a.bytes, a.notModified, a.validators = n, true, prev
+		return a, nil
+	case resp.StatusCode != http.StatusOK:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxVersionBytes))
+		a.bytes = int64(len(body))
+		a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		reason := http.StatusText(resp.StatusCode)
+		if isMarkup(body) {
+			reason += " (an HTML or XML page)"
+		}
+		return a, &pollError{url: u, status: resp.StatusCode, reason: reason}
+	}
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxVersionBytes+1))
+	a.bytes = int64(len(body))
+	if err != nil {
+		return a, &pollError{url: u, status: a.status,
+			reason: "body not complete: " + unwrapURLError(err).Error()}
+	}
+	if len(body) > maxVersionBytes {
+		return a, &pollError{url: u, status: a.status,
+			reason: fmt.Sprintf("body larger than %d bytes", maxVersionBytes)}
+	}
+	v, reason := parseVersionDoc(body)
+	if reason != "" {
+		return a, &pollError{url: u, status: a.status, reason: reason}
+	}
+	a.version = v
+	return a, nil
+}
+
+// parseVersionDoc reads a Version.json body as feed does, returning a
+// reason when it is not acceptable.
+func parseVersionDoc(body []byte) (snapshot.Version, string) {
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, []byte{0xef, 0xbb, 0xbf}))
+	if isMarkup(body) {
+		return 0, "body is an HTML or XML page, not JSON"
+	}
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		return 0, "Version.json is not a JSON object: body starts " + excerpt(body, 40)
+	}
+	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+		return 0, "Version.json has trailing data after the JSON object"
+	}
+	raw, ok := fields["Version"]
+	if !ok {
+		for k, v := range fields { // tolerate another capitalisation
+			if strings.EqualFold(k, "Version") {
+				raw, ok = v, true
+				break
+			}
+		}
+	}
+	if !ok {
+		return 0, `Version.json has no "Version" field`
+	}
+	text := string(raw)
+	if s, err := strconv.Unquote(text); err == nil && len(text) > 0 && text[0] == '"' {
+		text = strings.TrimSpace(s)
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Sprintf(`Version.json "Version" is %s, not a non-negative integer`,
+			excerpt(raw, 40))
+	}
+	return snapshot.Version(v), ""
+}
+
+func isMarkup(body []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(body), []byte("<"))
+}
+
+// excerpt quotes the start of body for a message.
+func excerpt(body []byte, n int) string {
+	s := strings.ToValidUTF8(string(body[:min(n, len(body))]), "?")
+	if len(body) > n {
+		s += "…"
+	}
+	return strconv.Quote(s)
+}
+
+// parseRetryAfter reads a Retry-After header: seconds or an HTTP date. It
+// returns 0 when the header is absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// unwrapURLError drops the "Get URL:" prefix of a *url.Error.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
