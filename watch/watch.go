@@ -55,6 +55,8 @@ const (
 	DefaultJitter       = 0.1
 	DefaultListInterval = 5 * time.Minute
 	DefaultTimeout      = 30 * time.Second
+	// DefaultRecheck: every 10th unchanged poll fetches the documents.
+	DefaultRecheck = 10
 	// maxRetryAfter caps the wait a server can ask for.
 	maxRetryAfter = 30 * time.Minute
 )
@@ -93,6 +95,11 @@ type Options struct {
 	Jitter       float64
 	MaxBackoff   time.Duration // longest wait after failures; 10×Interval if zero
 	ListInterval time.Duration
+	// Recheck makes every Recheck-th poll that finds the version unchanged
+	// fetch the documents all the same, so that a version number published
+	// again with other documents is caught (and stored, flagged
+	// version-reused). DefaultRecheck if zero; never if negative.
+	Recheck int
 	// Heartbeat, if positive, is the time between two summary log lines.
 	Heartbeat time.Duration
 
@@ -210,6 +217,9 @@ func setDefaults(o *Options) error {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 10 * o.Interval
 	}
+	if o.Recheck == 0 {
+		o.Recheck = DefaultRecheck
+	}
 	if o.ListInterval <= 0 {
 		o.ListInterval = DefaultListInterval
 	}
@@ -278,6 +288,12 @@ func (w *watcher) readList(ctx context.Context) bool {
 	list, err := snapshot.DecodeElectionList(raw)
 	if err != nil {
 		w.log.Warn("reading the election list failed", "err", err.Error())
+		return false
+	}
+	if len(list) == 0 {
+		// A list that comes back empty is a feed fault, not the end of
+		// every election: keep following what was followed.
+		w.log.Warn("the election list is empty; still watching the elections already followed")
 		return false
 	}
 	var chosen []snapshot.ElectionID
@@ -353,6 +369,7 @@ type election struct {
 	version   snapshot.Version // of the snapshot stored last
 	validator validators       // sent with the next poll
 	failures  int              // failed polls in a row
+	unchanged int              // polls in a row that found the version unchanged
 }
 
 // run follows one election until ctx is cancelled.
@@ -412,10 +429,16 @@ func (w *watcher) poll(ctx context.Context, e *election) time.Duration {
 		return w.failed(ctx, e, rec, start, err, a.retryAfter)
 	}
 	if a.notModified || (e.stored && a.version == e.version) {
-		rec.Version, rec.Outcome = e.version, polls.Unchanged
 		e.validator = a.validators
-		return w.succeeded(e, rec, start)
+		e.unchanged++
+		if w.opts.Recheck < 0 || e.unchanged < w.opts.Recheck {
+			rec.Version, rec.Outcome = e.version, polls.Unchanged
+			return w.succeeded(e, rec, start)
+		}
+		// Fetch the documents anyway: identical ones add nothing (the
+		// store deduplicates), other ones are a reused version number.
 	}
+	e.unchanged = 0
 
 	snap, err := w.opts.Client.Election(ctx, e.id)
 	if err != nil {

@@ -61,6 +61,10 @@ func runArchive(c *cli.Context, io streams) error {
 	if err != nil {
 		return err
 	}
+	if len(ids) == 0 {
+		io.warnf("the election list is empty: nothing to archive")
+		return nil
+	}
 
 	progress := progressBar(io)
 	results := fetchAll(c.Context, client, ids, c.Int("jobs"), progress)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -70,8 +71,12 @@ func logCommand(io streams) *cli.Command {
 			}
 			fmt.Fprintln(tw, "SNAPSHOT\tFETCHED (EASTERN)\tVERSION\tPRECINCTS REPORTING\tSOURCE")
 			for _, e := range entries {
+				source := string(e.Source)
+				if len(e.Suspect) > 0 {
+					source += fmt.Sprintf(", suspect: %s", strings.Join(e.Suspect, "; "))
+				}
 				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", election(e), e.ID.Short(),
-					eastern(e.FetchedAt), e.Version, orDash(e.PrecinctsReporting), e.Source)
+					eastern(e.FetchedAt), e.Version, orDash(e.PrecinctsReporting), source)
 			}
 			return tw.Flush()
 		},
@@ -109,6 +114,7 @@ type entryRecord struct {
 	Source             string            `json:"source"`
 	SourceURL          string            `json:"source_url"`
 	PrecinctsReporting string            `json:"precincts_reporting"`
+	Suspect            []string          `json:"suspect,omitempty"`
 	Documents          map[string]string `json:"documents_sha256"`
 }
 
@@ -123,6 +129,7 @@ func entryJSON(e store.Entry) entryRecord {
 		Source:             string(e.Source),
 		SourceURL:          e.SourceURL,
 		PrecinctsReporting: e.PrecinctsReporting,
+		Suspect:            e.Suspect,
 		Documents:          e.Documents,
 	}
 }

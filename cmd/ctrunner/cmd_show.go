@@ -103,9 +103,13 @@ func resultsCSV(w io.Writer, snap *snapshot.Snapshot, s streams) error {
 	var unknown []string
 	rows := export.Results(ed, ld, func(msg string) { unknown = append(unknown, msg) })
 	if len(unknown) > 0 {
-		s.warnf("note: election %s version %s: %d codes are missing from the lookup data; "+
+		what := fmt.Sprintf("%d codes are", len(unknown))
+		if len(unknown) == 1 {
+			what = "1 code is"
+		}
+		s.warnf("note: election %s version %s: %s missing from the lookup data; "+
 			"their rows are kept with the codes (ctrunner parse lists them)", snap.Election,
-			snap.Version, len(unknown))
+			snap.Version, what)
 	}
 	return export.WriteResultsCSV(w, rows)
 }

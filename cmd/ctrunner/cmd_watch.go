@@ -62,6 +62,9 @@ func watchCommand(io streams) *cli.Command {
 			},
 			&cli.DurationFlag{Name: "interval", Usage: "time between two polls of an election",
 				Value: watch.DefaultInterval},
+			&cli.IntFlag{Name: "recheck", Value: watch.DefaultRecheck,
+				Usage: "every N-th poll that finds the version unchanged fetches the documents " +
+					"anyway, to catch a version number reused with other documents (0: never)"},
 			&cli.DurationFlag{Name: "max-backoff",
 				Usage: "longest wait after failed polls (default: 10 × --interval)"},
 			&cli.DurationFlag{Name: "list-interval",
@@ -183,6 +186,10 @@ func watchOptions(c *cli.Context) (watch.Options, error) {
 	}
 	o.Interval = c.Duration("interval")
 	o.MaxBackoff = c.Duration("max-backoff")
+	o.Recheck = c.Int("recheck")
+	if o.Recheck == 0 {
+		o.Recheck = -1 // never; watch.Options reads 0 as the default
+	}
 	o.ListInterval = c.Duration("list-interval")
 	o.Heartbeat = c.Duration("heartbeat")
 	switch {
