@@ -47,6 +47,19 @@ func oneLine(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// suspectLines returns the suspect reasons each made to fit on one line,
+// without those left empty, or nil if none is left: the reasons as a
+// snapshot's Suspect trailers carry them.
+func suspectLines(reasons []string) []string {
+	var out []string
+	for _, r := range reasons {
+		if r = oneLine(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // snapshotMessage returns the commit message that archives a snapshot
 // with metadata m. m.Documents must already hold the documents' hashes.
 func snapshotMessage(m snapshot.Meta) string {

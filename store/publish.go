@@ -375,26 +375,3 @@ func (g *gitStore) rememberPublication(h plumbing.Hash, p parsedPublication) {
 	}
 	g.pubs[h] = p
 }
-
-// errZstdPublish is returned by the zstd store's publication methods
-// until they are written.
-// TODO: keep publications in the zstd journal; until then a zstd store
-// cannot publish.
-var errZstdPublish = errors.New("publications are not supported by zstd stores yet")
-
-func (z *zstdStore) Publish(ctx context.Context, e Entry, at time.Time,
-	reason string) (Publication, error) {
-	return Publication{}, errZstdPublish
-}
-
-func (z *zstdStore) Published(id snapshot.ElectionID) (Publication, error) {
-	return Publication{}, errZstdPublish
-}
-
-func (z *zstdStore) Publications(id snapshot.ElectionID) ([]Publication, error) {
-	return nil, errZstdPublish
-}
-
-func (b *zstdBatch) Publish(e Entry, at time.Time, reason string) (Publication, error) {
-	return Publication{}, errZstdPublish
-}

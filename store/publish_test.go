@@ -422,3 +422,70 @@ func TestPublicationMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestZstdPublications checks the journal lines of a suspect snapshot and
+// of a publication, in stores of both formats, and that a publish record
+// naming no snapshot is never taken for a publication.
+func TestZstdPublications(t *testing.T) {
+	t.Parallel()
+	for _, format := range []int{zstdFormat, zstdFormatFanout} {
+		dir := filepath.Join(t.TempDir(), "store")
+		if err := createZstdFormat(dir, format); err != nil {
+			t.Fatal(err)
+		}
+		z := reopenZstd(t, dir)
+		sn := snap("80", 1313, t0, docs(1313, "a")...)
+		sn.Suspect = suspectReasons[:1]
+		e := mustPut(t, z, sn)
+		p := mustPublish(t, z, e, t0.Add(time.Hour), "rollback")
+		data, err := os.ReadFile(filepath.Join(dir, zstdJournalName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		at := "at"
+		if format == zstdFormatFanout {
+			at = "fetched_at"
+		}
+		for _, want := range []string{`"suspect":["votes-decreased: Hartford`,
+			`"kind":"publish"`, `"of":"` + e.Commit + `"`, `"reason":"rollback"`,
+			`"` + at + `":"2024-11-05T21:15:30.123456789Z"`} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("format %d: journal =\n%s\nwant %s", format, data, want)
+			}
+		}
+		if len(lines) != 2 || strings.Contains(lines[1], `"files"`) {
+			t.Errorf("format %d: journal =\n%s\nwant a snapshot line and a publish line "+
+				"without documents", format, data)
+		}
+		r, err := Verify(context.Background(), z, VerifyOptions{})
+		if err != nil || len(r.Problems) != 0 || r.Publications != 1 {
+			t.Errorf("format %d: Verify = %d publications, %v, %v; want 1, none", format,
+				r.Publications, r.Problems, err)
+		}
+
+		// A publish record of a record the journal does not hold, last in
+		// the journal, is the trace of a torn write.
+		bad := &zstdRecord{Seq: 3, Kind: zstdKindPublish, ID: e.ID.String(), Election: "80",
+			FetchedAt: t0.Format(time.RFC3339Nano), Of: strings.Repeat("0", 64),
+			Reason: "publish"}
+		line, _, err := marshalZstdLine(bad, format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, zstdJournalName), append(data, line...), 0o644)
+		checkPublications(t, "after a bad publish line", reopenZstd(t, dir), "80",
+			[]Publication{p})
+		if report, err := Recover(dir); err != nil || !strings.Contains(report, "cut") {
+			t.Errorf("format %d: Recover = %q, %v; want the bad line cut", format, report, err)
+		}
+		// The same line naming the snapshot's record is a publication.
+		bad.Of = e.Commit
+		line, _, _ = marshalZstdLine(bad, format)
+		os.WriteFile(filepath.Join(dir, zstdJournalName), append(data, line...), 0o644)
+		if got, err := reopenZstd(t, dir).Publications("80"); err != nil || len(got) != 2 {
+			t.Errorf("format %d: Publications after a good publish line = %d, %v; want 2",
+				format, len(got), err)
+		}
+	}
+}

@@ -26,6 +26,11 @@ func (z *zstdStore) verify(ctx context.Context, opts VerifyOptions) (VerifyRepor
 			logs[id] = rs
 		}
 		lists = z.index.lists
+		// Reading the journal checked that each publication names an
+		// earlier snapshot record of its election.
+		for _, ps := range z.index.pubs {
+			r.Publications += len(ps)
+		}
 	}
 	z.mu.Unlock()
 	if err != nil {
@@ -37,6 +42,7 @@ func (z *zstdStore) verify(ctx context.Context, opts VerifyOptions) (VerifyRepor
 
 	v := &zstdVerifier{z: z, opts: opts, headers: map[string]string{},
 		sums: map[string]string{}}
+	v.report.Publications = r.Publications
 	for _, rec := range lists {
 		if err := ctx.Err(); err != nil {
 			return v.report, err

@@ -39,6 +39,23 @@ import (
 //
 // with every member and every document in an object.
 //
+// A snapshot's record lists the reasons the sanity gates found it suspect,
+// if any, in "suspect" (an array of strings; older records have none). A
+// record of kind "publish" records a publication, in stores of either
+// format:
+//
+//	{"seq":9,"kind":"publish","id":"…","election":"80","version":1313,
+//	 "at":"2024-11-06T01:02:03Z","of":"…","reason":"rollback"}
+//
+// "of" is the Commit of the published snapshot's record, which an earlier
+// record (or an earlier one of the same batch) must be; "id" and "version"
+// repeat that snapshot's, "at" is the publication time (in format 1 the
+// member is "fetched_at"). A publish record has no documents and leaves
+// out no member. A ctrunner older than publications refuses such a
+// record as an unknown kind: a store that holds one must not be written
+// by an older ctrunner, which would take a publish record at the end of
+// the journal for a torn write.
+//
 // An Update that archives several records appends them in one write, as
 // a batch: each of its lines also carries "batch", the sequence number of
 // the batch's first record (then "crc32c" covers the bytes of "rec"
@@ -61,6 +78,7 @@ const zstdJournalName = "journal.jsonl"
 const (
 	zstdKindSnapshot     = "snapshot"
 	zstdKindElectionList = "election-list"
+	zstdKindPublish      = "publish"
 )
 
 // zstdLine is one line of the journal: a record, or the end of a batch.
@@ -89,7 +107,8 @@ func lineCRC(body []byte, batch int64) string {
 }
 
 // zstdRecord is what a journal line records: a snapshot with all its
-// metadata, or an election list. Its JSON form is that of format 1.
+// metadata, an election list, or a publication (whose FetchedAt is the
+// publication time). Its JSON form is that of format 1.
 type zstdRecord struct {
 	Seq                int64          `json:"seq"`
 	Kind               string         `json:"kind"`
@@ -101,7 +120,12 @@ type zstdRecord struct {
 	SourceURL          string         `json:"source_url,omitempty"`
 	TimeSource         string         `json:"time_source,omitempty"`
 	PrecinctsReporting string         `json:"precincts_reporting,omitempty"`
-	Files              []zstdDocument `json:"files"`
+	Suspect            []string       `json:"suspect,omitempty"`
+	Files              []zstdDocument `json:"files,omitempty"`
+	// Of and Reason are those of a publication: the Commit of the
+	// published snapshot's record, and why it was published.
+	Of     string `json:"of,omitempty"`
+	Reason string `json:"reason,omitempty"`
 
 	// inherited, in a record read from a line of format 2, says which
 	// members the line leaves out, to be taken from the previous record.
@@ -148,7 +172,10 @@ type zstdRecord2 struct {
 	SourceURL  *string           `json:"url,omitempty"`
 	TimeSource *string           `json:"time_source,omitempty"`
 	Precincts  *string           `json:"precincts,omitempty"`
-	Files      []json.RawMessage `json:"files"`
+	Suspect    []string          `json:"suspect,omitempty"`
+	Files      []json.RawMessage `json:"files,omitempty"`
+	Of         string            `json:"of,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
 }
 
 // marshalZstdLine returns the journal line for rec outside any batch in
@@ -190,9 +217,15 @@ func marshalZstdRecord2(rec *zstdRecord, prev *Entry) ([]byte, error) {
 		Election:  rec.Election,
 		Version:   rec.Version,
 		FetchedAt: rec.FetchedAt,
+		Suspect:   rec.Suspect,
+		Of:        rec.Of,
+		Reason:    rec.Reason,
 	}
 	if rec.Kind != zstdKindSnapshot {
 		r.Kind = rec.Kind
+	}
+	if rec.Kind == zstdKindPublish {
+		return json.Marshal(r) // no member to leave out, no documents
 	}
 	// A member is left out when the previous record has the same.
 	var was snapshot.Meta
@@ -236,9 +269,15 @@ func parseZstdRecord2(body []byte) (*zstdRecord, error) {
 		Election:  r.Election,
 		Version:   r.Version,
 		FetchedAt: r.FetchedAt,
+		Suspect:   r.Suspect,
+		Of:        r.Of,
+		Reason:    r.Reason,
 	}
 	if rec.Kind == "" {
 		rec.Kind = zstdKindSnapshot
+	}
+	if rec.Kind == zstdKindPublish && len(r.Files) == 0 {
+		return rec, nil // a publication leaves out no member
 	}
 	for _, m := range []struct {
 		from *string
@@ -391,6 +430,14 @@ func (rec *zstdRecord) check() error {
 			return fmt.Errorf("election-list record holds no %s alone",
 				snapshot.ElectionListFile)
 		}
+	case zstdKindPublish:
+		if _, err := snapshot.ParseElectionID(rec.Election); err != nil {
+			return err
+		}
+		if !isHex(rec.Of, 2*sha256.Size) || rec.Reason == "" || len(rec.Files) > 0 {
+			return errors.New("publish record without the record it publishes or a reason, " +
+				"or with documents")
+		}
 	default:
 		return fmt.Errorf("unknown record kind %q", rec.Kind)
 	}
@@ -399,6 +446,9 @@ func (rec *zstdRecord) check() error {
 	}
 	if _, err := time.Parse(time.RFC3339Nano, rec.FetchedAt); err != nil {
 		return fmt.Errorf("record fetch time: %w", err)
+	}
+	if rec.Kind == zstdKindPublish {
+		return nil
 	}
 	if len(rec.Files) == 0 {
 		return errors.New("record lists no documents")
@@ -438,6 +488,7 @@ func (rec *zstdRecord) entry(commit string) Entry {
 			TimeSource:         rec.TimeSource,
 			PrecinctsReporting: rec.PrecinctsReporting,
 			Documents:          docs,
+			Suspect:            rec.Suspect,
 		},
 	}
 }
@@ -461,23 +512,51 @@ type zstdIndex struct {
 	lists []*zstdIndexed
 	// byID holds the first record of each snapshot ID.
 	byID map[snapshot.Hash]*zstdIndexed
+	// snapshots holds the snapshot records by Commit.
+	snapshots map[string]*zstdIndexed
+	// pubs holds each election's publications, oldest first.
+	pubs map[snapshot.ElectionID][]*zstdPublished
 	// objects holds the hex SHA-256 of every object a record names.
 	objects map[string]bool
 }
 
+// zstdPublished is an indexed publish record.
+type zstdPublished struct {
+	of     *zstdIndexed // the published snapshot's record
+	at     time.Time
+	reason string
+}
+
+// publication returns the Publication p records.
+func (p *zstdPublished) publication() Publication {
+	return Publication{Election: p.of.entry.Election, Entry: copyEntry(p.of.entry), At: p.at,
+		Reason: p.reason}
+}
+
 func newZstdIndex(format int) *zstdIndex {
 	return &zstdIndex{
-		format:  format,
-		logs:    map[snapshot.ElectionID][]*zstdIndexed{},
-		byID:    map[snapshot.Hash]*zstdIndexed{},
-		objects: map[string]bool{},
+		format:    format,
+		logs:      map[snapshot.ElectionID][]*zstdIndexed{},
+		byID:      map[snapshot.Hash]*zstdIndexed{},
+		snapshots: map[string]*zstdIndexed{},
+		pubs:      map[snapshot.ElectionID][]*zstdPublished{},
+		objects:   map[string]bool{},
 	}
 }
 
 // add indexes the record rec, whose hash is commit, taking the members
 // its line leaves out from the previous record, which follows has checked
-// exists.
+// exists. For a publish record, whose published record follows has
+// checked is indexed, it returns nil.
 func (ix *zstdIndex) add(rec *zstdRecord, commit string) *zstdIndexed {
+	if rec.Kind == zstdKindPublish {
+		at, _ := time.Parse(time.RFC3339Nano, rec.FetchedAt) // checked by check
+		id := snapshot.ElectionID(rec.Election)
+		ix.pubs[id] = append(ix.pubs[id], &zstdPublished{of: ix.snapshots[rec.Of],
+			at: at.UTC(), reason: rec.Reason})
+		ix.seq = rec.Seq
+		return nil
+	}
 	if rec.inherited != 0 {
 		if prev := ix.previous(rec); prev != nil {
 			rec.inherit(prev.entry.Meta)
@@ -489,6 +568,7 @@ func (ix *zstdIndex) add(rec *zstdRecord, commit string) *zstdIndexed {
 		ix.lists = append(ix.lists, r)
 	} else {
 		ix.logs[r.entry.Election] = append(ix.logs[r.entry.Election], r)
+		ix.snapshots[commit] = r
 	}
 	if _, ok := ix.byID[r.entry.ID]; !ok {
 		ix.byID[r.entry.ID] = r
@@ -614,8 +694,26 @@ func (ix *zstdIndex) follows(p zstdParsed, pending []zstdParsed, open int64) err
 		return fmt.Errorf("record of batch %d inside batch %d", p.batch, open)
 	case p.rec.inherited != 0 && ix.previous(p.rec) == nil && !pendingHas(pending, p.rec):
 		return errors.New("record takes members from a previous record, but there is none")
+	case p.rec.Kind == zstdKindPublish && !ix.publishable(p.rec, pending):
+		return fmt.Errorf("publish record of %s, which is no earlier snapshot record "+
+			"of election %s with ID %s", p.rec.Of, p.rec.Election, p.rec.ID)
 	}
 	return nil
+}
+
+// publishable reports whether the publish record rec names a snapshot
+// record of its election and ID, indexed or pending.
+func (ix *zstdIndex) publishable(rec *zstdRecord, pending []zstdParsed) bool {
+	if r := ix.snapshots[rec.Of]; r != nil {
+		return string(r.entry.Election) == rec.Election && r.entry.ID.String() == rec.ID
+	}
+	for _, p := range pending {
+		if p.commit == rec.Of {
+			return p.rec.Kind == zstdKindSnapshot && p.rec.Election == rec.Election &&
+				p.rec.ID == rec.ID
+		}
+	}
+	return false
 }
 
 // pendingHas reports whether pending holds a record of rec's election (or

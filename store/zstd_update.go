@@ -140,13 +140,16 @@ type zstdBatch struct {
 	seq0    int64          // the journal's last sequence number before the batch
 	pending []*zstdPending // the batch's records, oldest first
 	lists   int            // election lists among pending
+	pubs    int            // publications among pending
 }
 
 // zstdPending is a record of the batch, not yet in the journal.
 type zstdPending struct {
-	body []byte // the record's bytes
-	r    *zstdIndexed
-	list bool // an election list
+	body   []byte // the record's bytes
+	commit string // their SHA-256
+	r      *zstdIndexed
+	list   bool           // an election list
+	pub    *zstdPublished // a publication, whose r is nil
 }
 
 func (b *zstdBatch) Put(s *snapshot.Snapshot) (Entry, bool, error) {
@@ -189,7 +192,7 @@ func (b *zstdBatch) Contains(id snapshot.ElectionID, h snapshot.Hash) (bool, err
 		return false, errBatchDone
 	}
 	for _, p := range b.pending {
-		if !p.list && p.r.entry.Election == id && p.r.entry.ID == h {
+		if p.r != nil && !p.list && p.r.entry.Election == id && p.r.entry.ID == h {
 			return true, nil
 		}
 	}
@@ -252,9 +255,10 @@ func (b *zstdBatch) addLocked(c zstdChange) (Entry, bool, error) {
 		return Entry{}, false, err
 	}
 	p := &zstdPending{
-		body: body,
-		r:    &zstdIndexed{entry: rec.entry(commit), files: rec.Files},
-		list: rec.Kind == zstdKindElectionList,
+		body:   body,
+		commit: commit,
+		r:      &zstdIndexed{entry: rec.entry(commit), files: rec.Files},
+		list:   rec.Kind == zstdKindElectionList,
 	}
 	b.pending = append(b.pending, p)
 	if p.list {
@@ -281,7 +285,8 @@ func (b *zstdBatch) history(c zstdChange) ([]*zstdIndexed, error) {
 	}
 	history := append([]*zstdIndexed(nil), stored...)
 	for _, p := range b.pending {
-		if p.list == list && (list || string(p.r.entry.Election) == c.rec.Election) {
+		if p.r != nil && p.list == list &&
+			(list || string(p.r.entry.Election) == c.rec.Election) {
 			history = append(history, p.r)
 		}
 	}
@@ -319,18 +324,19 @@ func (b *zstdBatch) finish() {
 func (b *zstdBatch) describe() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.pending) == 1 {
-		if e := b.pending[0].r.entry; !b.pending[0].list {
-			return fmt.Sprintf("election %s version %s", e.Election, e.Version)
+	label := ""
+	if len(b.pending) > 0 {
+		switch p := b.pending[0]; {
+		case p.pub != nil:
+			label = fmt.Sprintf("the publication of election %s version %s",
+				p.pub.of.entry.Election, p.pub.of.entry.Version)
+		case p.list:
+			label = "the election list"
+		default:
+			label = fmt.Sprintf("election %s version %s", p.r.entry.Election, p.r.entry.Version)
 		}
-		return "the election list"
 	}
-	snaps := len(b.pending) - b.lists
-	s := fmt.Sprintf("%d %s", snaps, plural(snaps, "snapshot"))
-	if b.lists > 0 {
-		s += fmt.Sprintf(" and %d %s", b.lists, plural(b.lists, "election list"))
-	}
-	return s
+	return describeWrite(len(b.pending)-b.lists-b.pubs, b.lists, b.pubs, label)
 }
 
 // commit appends the batch's records to the journal in one write, which
@@ -379,7 +385,7 @@ func (b *zstdBatch) commit() error {
 		if err != nil {
 			return err // cannot happen: the record was just encoded
 		}
-		z.index.add(rec, p.r.entry.Commit)
+		z.index.add(rec, p.commit)
 	}
 	z.index.end += int64(len(lines))
 

@@ -63,6 +63,7 @@ func zstdSnapshotChange(s *snapshot.Snapshot) (zstdChange, error) {
 			SourceURL:          oneLine(s.SourceURL),
 			TimeSource:         oneLine(s.TimeSource),
 			PrecinctsReporting: oneLine(s.PrecinctsReporting),
+			Suspect:            suspectLines(s.Suspect),
 			Files:              zstdDocuments(files),
 		},
 		files: files,
