@@ -221,6 +221,37 @@ func (v *gitVerifier) loadPacks() error {
 	return nil
 }
 
+// reloadPacks reads the list of packs again when it changed since it was
+// last read, which happens when a pack runs during the verify, and
+// reports whether it did. Problems found in packs are reported once.
+func (v *gitVerifier) reloadPacks() bool {
+	names, err := readDirNames(filepath.Join(v.dir, "objects", "pack"))
+	if err != nil {
+		return false
+	}
+	var packs []plumbing.Hash
+	for _, name := range names {
+		if h, ok := packName(name, ".pack"); ok {
+			packs = append(packs, h)
+		}
+	}
+	m, err := packedObjects(v.dir, packs)
+	if err != nil || len(m) == len(v.packed) && sameKeys(m, v.packed) {
+		return false
+	}
+	v.packed = m
+	return true
+}
+
+func sameKeys(a, b map[plumbing.Hash]plumbing.Hash) bool {
+	for k, x := range a {
+		if y, ok := b[k]; !ok || x != y {
+			return false
+		}
+	}
+	return true
+}
+
 // checkPackSum checks the SHA-1 trailer of the pack file path against its
 // content.
 func checkPackSum(path string) error {
@@ -458,6 +489,10 @@ func (v *gitVerifier) read(h plumbing.Hash, typ plumbing.ObjectType, full bool) 
 		return nil, path, err.Error()
 	}
 	pack, ok := v.packed[h]
+	if !ok && v.reloadPacks() {
+		// A pack running meanwhile may have moved the loose copy.
+		return v.read(h, typ, full)
+	}
 	if !ok {
 		return nil, path, "missing"
 	}
@@ -466,6 +501,9 @@ func (v *gitVerifier) read(h plumbing.Hash, typ plumbing.ObjectType, full bool) 
 	path = "objects/pack/pack-" + pack.String() + ".pack"
 	if pr == nil {
 		if pr, err = openPack(v.dir, pack); err != nil {
+			if errors.Is(err, fs.ErrNotExist) && v.reloadPacks() {
+				return v.read(h, typ, full) // merged into a new pack meanwhile
+			}
 			return nil, path, err.Error()
 		}
 		v.readers[pack] = pr
