@@ -57,6 +57,14 @@ func repairPacks(dir string, noSync bool) ([]string, error) {
 			if !ok || has["pack-"+h.String()+".pack"] {
 				continue
 			}
+			if lost := objectsOnlyIn(dir, h, names); lost > 0 {
+				// Not an interrupted pack: its pack was lost. Keep the index
+				// as the record of what is gone.
+				report = append(report, fmt.Sprintf("objects/pack/%s names %d objects that "+
+					"are nowhere else: its pack is missing and they are lost (kept the index; "+
+					"run ctrunner verify)", name, lost))
+				continue
+			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return report, fmt.Errorf("removing index without pack: %w", err)
 			}
@@ -247,4 +255,36 @@ func repairEmptyRefs(dir string, noSync bool) ([]string, error) {
 		return report, fmt.Errorf("checking refs: %w", err)
 	}
 	return report, nil
+}
+
+// objectsOnlyIn counts the objects that the index of the pack h lists and
+// that exist neither as loose objects nor in another complete pack among
+// names (the files of objects/pack). An interrupted pack leaves none: its
+// loose objects are removed only after the pack is complete.
+func objectsOnlyIn(dir string, h plumbing.Hash, names []string) int {
+	listed, err := packedObjects(dir, []plumbing.Hash{h})
+	if err != nil {
+		return 0 // an unreadable index records nothing
+	}
+	has := map[string]bool{}
+	for _, name := range names {
+		has[name] = true
+	}
+	var others []plumbing.Hash
+	for _, name := range names {
+		if p, ok := packName(name, ".pack"); ok && p != h && has["pack-"+p.String()+".idx"] {
+			others = append(others, p)
+		}
+	}
+	elsewhere, _ := packedObjects(dir, others)
+	lost := 0
+	for o := range listed {
+		if _, ok := elsewhere[o]; ok {
+			continue
+		}
+		if _, err := os.Lstat(loosePath(dir, o)); err != nil {
+			lost++
+		}
+	}
+	return lost
 }

@@ -295,6 +295,9 @@ func TestRepairPacks(t *testing.T) {
 		{"pack without index", func(d string) error {
 			return os.Remove(filepath.Join(d, idx))
 		}, "indexed objects/pack/" + pack, true},
+		{"lost pack", func(d string) error {
+			return os.Remove(filepath.Join(d, pack))
+		}, "its pack is missing and they are lost (kept the index", false},
 		{"truncated pack", func(d string) error {
 			return os.Truncate(filepath.Join(d, pack), 1000)
 		}, "truncated", false},
