@@ -13,7 +13,8 @@
 // snapshot at a time, and the history of its publications (Publish,
 // Published, Publications). In a git store these are the commits of the
 // branch refs/heads/published/{id}, one per publication, whose tree is the
-// published snapshot's (see publishedRefPrefix). A snapshot's metadata
+// published snapshot's (see publishedRefPrefix); in a zstd store, journal
+// records of kind "publish". A snapshot's metadata
 // also carries the reasons the sanity gates found it suspect
 // (snapshot.Meta.Suspect), as Suspect trailers.
 //

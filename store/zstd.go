@@ -21,7 +21,8 @@ import (
 //
 //	DIR/ctrunner-store.json  {"backend":"zstd","format":2}, which Open reads
 //	DIR/ctrunner.lock        the writers' lock
-//	DIR/journal.jsonl        one line per archived snapshot or election list
+//	DIR/journal.jsonl        one line per archived snapshot, election list
+//	                         or publication
 //	DIR/objects/abcdef…      one document content each, by SHA-256
 //
 // See zstd_journal.go for the journal and zstd_object.go for the objects.
