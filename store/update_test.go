@@ -471,9 +471,6 @@ func TestZstdTornBatch(t *testing.T) {
 			cases[fmt.Sprintf("cut at byte %d", n)] = full[:n]
 		}
 	}
-	garbled := bytes.Clone(full)
-	garbled[len(good)+30] ^= 0x01 // in the batch's first record
-	cases["garbled"] = garbled
 	for name, data := range cases {
 		d := copyStore(t, afterDir)
 		if err := os.WriteFile(filepath.Join(d, zstdJournalName), data, 0o644); err != nil {
@@ -487,6 +484,19 @@ func TestZstdTornBatch(t *testing.T) {
 		if got := treeState(t, d); got != before {
 			t.Fatalf("Recover(journal %s) left:\n%s", name, diffStates(before, got))
 		}
+	}
+
+	// A garbled record before the batch's end line is damage, not a
+	// torn write: Recover must report it and cut nothing.
+	garbled := bytes.Clone(full)
+	garbled[len(good)+30] ^= 0x01 // in the batch's first record
+	gd := copyStore(t, afterDir)
+	os.WriteFile(filepath.Join(gd, zstdJournalName), garbled, 0o644)
+	if _, err := Recover(gd); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("Recover(garbled batch) = %v, want damage reported", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(gd, zstdJournalName)); !bytes.Equal(got, garbled) {
+		t.Errorf("Recover(garbled batch) changed the journal")
 	}
 
 	// Damage before a complete batch is damage, not a torn write.

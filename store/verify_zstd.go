@@ -20,7 +20,9 @@ func (z *zstdStore) verify(ctx context.Context, opts VerifyOptions) (VerifyRepor
 	var ids []snapshot.ElectionID
 	logs := map[snapshot.ElectionID][]*zstdIndexed{}
 	var lists []*zstdIndexed
+	var damage *zstdDamage
 	if err == nil {
+		damage = z.index.damage
 		for id, rs := range z.index.logs {
 			ids = append(ids, id)
 			logs[id] = rs
@@ -43,6 +45,12 @@ func (z *zstdStore) verify(ctx context.Context, opts VerifyOptions) (VerifyRepor
 	v := &zstdVerifier{z: z, opts: opts, headers: map[string]string{},
 		sums: map[string]string{}}
 	v.report.Publications = r.Publications
+	if damage != nil {
+		// Readers see the records before the damaged batch, checked
+		// below; those from it on cannot be read.
+		v.report.Problems = append(v.report.Problems, Problem{Path: zstdJournalName,
+			What: fmt.Sprintf("damaged at line %d (%s)", damage.line, damage.detail())})
+	}
 	for _, rec := range lists {
 		if err := ctx.Err(); err != nil {
 			return v.report, err

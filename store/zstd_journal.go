@@ -70,8 +70,10 @@ import (
 // names are garbage that no reader looks at. A last line, or a last batch,
 // without its newline, with a wrong checksum or without its end line is
 // the trace of a write cut short; it is ignored by readers and removed by
-// the next writer or Recover. A damaged line followed by lines of a later
-// batch is reported as damage.
+// the next writer or Recover. A bad line followed by any good line (of the
+// same batch, its end or a later batch) is damage, which no write cut
+// short leaves: readers see the batches before it, Verify reports it, and
+// writers and Recover refuse to touch the store.
 const zstdJournalName = "journal.jsonl"
 
 // Kinds of journal record.
@@ -504,8 +506,12 @@ type zstdIndexed struct {
 type zstdIndex struct {
 	format int // of the store
 	// end is how many bytes of the journal are read: up to the last good
-	// line. seq is the sequence number of the last record.
-	end, seq int64
+	// line; lines, how many lines those are. seq is the sequence number of
+	// the last record.
+	end, lines, seq int64
+	// damage, if not nil, is damage found after end: a bad line followed
+	// by good ones. Nothing may be written to the journal or cut from it.
+	damage *zstdDamage
 	// logs holds each election's records, lists the election lists,
 	// oldest first.
 	logs  map[snapshot.ElectionID][]*zstdIndexed
@@ -613,10 +619,46 @@ func (rec *zstdRecord) inherit(prev snapshot.Meta) {
 // be built again.
 var errJournalShrank = errors.New("journal shrank")
 
+// zstdDamage describes a damaged journal: a line that cannot be read
+// (or does not follow the lines before it) with a good line after it,
+// which a write cut short cannot leave. Readers see the records before the
+// damaged batch; writers and Recover refuse to touch the journal.
+type zstdDamage struct {
+	line   int64 // the damaged line, counting from 1
+	offset int64 // its first byte
+	// batch is the first sequence number of the batch (or lone record)
+	// the line is in; records, how many records that batch's end line
+	// says it holds, 0 if no end line of it was read.
+	batch   int64
+	records int
+	// hidden is how many record lines from the damaged batch on readers
+	// cannot see, the damaged line counted as one unless it is an end line.
+	hidden int
+	err    error
+}
+
+// detail describes the damage, without its line number.
+func (d *zstdDamage) detail() string {
+	in := fmt.Sprintf("batch %d", d.batch)
+	if d.records > 0 {
+		in += fmt.Sprintf(" of %d records", d.records)
+	}
+	return fmt.Sprintf("byte %d, in %s: %v; %d %s from sequence number %d on unreadable",
+		d.offset, in, d.err, d.hidden, plural(d.hidden, "record"), d.batch)
+}
+
+// Error describes the damage on one line.
+func (d *zstdDamage) Error() string {
+	return fmt.Sprintf("%s is damaged at line %d (%s)", zstdJournalName, d.line, d.detail())
+}
+
 // refresh reads the lines appended to the journal f since the index was
 // last brought up to date, and indexes the records of every complete
 // batch. It returns the number of bytes after the last complete batch: a
 // torn last line or batch, or one being written, which it leaves alone.
+// A line that cannot be read but is followed by a good line is damage,
+// not a torn write: refresh indexes the batches before it, records the
+// damage in ix.damage and returns 0, since nothing may be cut.
 func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	info, err := f.Stat()
 	if err != nil {
@@ -626,15 +668,18 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	case size < ix.end:
 		return 0, fmt.Errorf("%w from %d to %d bytes", errJournalShrank, ix.end, size)
 	case size == ix.end:
+		ix.damage = nil
 		return 0, nil
 	}
 	data, err := io.ReadAll(io.NewSectionReader(f, ix.end, info.Size()-ix.end))
 	if err != nil {
 		return 0, fmt.Errorf("reading journal: %w", err)
 	}
+	ix.damage = nil
 	var pending []zstdParsed // the records of the open batch
 	var open int64           // the open batch, 0 if none
 	committed, off := 0, 0   // offsets in data
+	var lines, committedLines int64
 	for off < len(data) {
 		line, _, complete := bytes.Cut(data[off:], []byte{'\n'})
 		if !complete {
@@ -650,28 +695,46 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 			if batch == 0 {
 				batch = ix.seq + 1
 			}
-			if laterBatch(data[next:], batch, ix.format) {
-				return 0, fmt.Errorf("journal line %d (at byte %d) is damaged: %w",
-					ix.seq+int64(len(pending))+1, ix.end+int64(off), err)
+			if d := laterGood(data[next:], batch, ix.format); d != nil {
+				d.line = ix.lines + lines + 1
+				d.offset = ix.end + int64(off)
+				d.batch = batch
+				d.hidden += len(pending)
+				if p.rec != nil || !isEndLine(line) {
+					d.hidden++
+				}
+				d.err = err
+				ix.damage = d
+				ix.end += int64(committed)
+				ix.lines += committedLines
+				return 0, nil
 			}
 			break // the last batch, cut short
 		}
 		off = next
+		lines++
 		switch {
 		case p.rec != nil && p.batch == 0:
 			ix.add(p.rec, p.commit)
-			committed = off
+			committed, committedLines = off, lines
 		case p.rec != nil:
 			pending, open = append(pending, p), p.batch
 		default:
 			for _, r := range pending {
 				ix.add(r.rec, r.commit)
 			}
-			pending, open, committed = nil, 0, off
+			pending, open, committed, committedLines = nil, 0, off, lines
 		}
 	}
 	ix.end += int64(committed)
+	ix.lines += committedLines
 	return int64(len(data) - committed), nil
+}
+
+// isEndLine reports whether the unreadable line b looks like the end of a
+// batch.
+func isEndLine(b []byte) bool {
+	return bytes.HasPrefix(b, []byte(`{"end":`))
 }
 
 // follows checks that the journal line p may follow the index and the
@@ -727,26 +790,40 @@ func pendingHas(pending []zstdParsed, rec *zstdRecord) bool {
 	return false
 }
 
-// laterBatch reports whether data, the journal after a line that cannot
-// be read, holds a good line of a batch after batch: the bad line is then
-// damage, not the trace of a write cut short.
-func laterBatch(data []byte, batch int64, format int) bool {
+// laterGood looks at data, the journal after a line of batch that cannot
+// be read or does not follow the lines before it. A write cut short
+// leaves only an incomplete last batch, never a good line after a bad
+// one: if any complete line of data is a good journal line, the bad line
+// is damage, and laterGood returns a zstdDamage with the records of data
+// counted in hidden and, if the end line of batch is there, its size in
+// records. Otherwise the bad line starts a torn tail and it returns nil.
+func laterGood(data []byte, batch int64, format int) *zstdDamage {
+	var d zstdDamage
+	good := false
 	for len(data) > 0 {
 		line, rest, complete := bytes.Cut(data, []byte{'\n'})
 		if !complete {
-			return false
+			break
 		}
 		data = rest
 		p, err := parseZstdJournalLine(line, format)
 		switch {
 		case err != nil:
-		case p.rec == nil && p.end.Batch != batch:
-			return true
-		case p.rec != nil && (p.batch == 0 || p.batch != batch):
-			return true
+			if !isEndLine(line) {
+				d.hidden++
+			}
+			continue
+		case p.rec == nil && p.end.Batch == batch && d.records == 0:
+			d.records = p.end.Records
+		case p.rec != nil:
+			d.hidden++
 		}
+		good = true
 	}
-	return false
+	if !good {
+		return nil
+	}
+	return &d
 }
 
 // latest returns the newest record of election id, or nil.

@@ -361,6 +361,9 @@ func (b *zstdBatch) commit() error {
 	if z.closed {
 		return errClosed
 	}
+	if err := z.refuseDamage(); err != nil {
+		return err
+	}
 	if z.index.seq != b.seq0 {
 		return fmt.Errorf("journal gained records %d to %d during the write",
 			b.seq0+1, z.index.seq)
@@ -481,6 +484,10 @@ func (z *zstdStore) repair() (string, error) {
 	torn, err := z.refresh()
 	if err != nil {
 		return "", err
+	}
+	if d := z.index.damage; d != nil {
+		// Objects only the unreadable records name must stay too.
+		return "", fmt.Errorf("%v; run ctrunner verify; not repairing a damaged journal", d)
 	}
 	if torn > 0 {
 		if err := z.truncateJournal(); err != nil {

@@ -169,6 +169,9 @@ func (t *zstdTxn) prepare() error {
 	if err != nil {
 		return err
 	}
+	if err := z.refuseDamage(); err != nil {
+		return err
+	}
 	if torn > 0 {
 		if err := z.truncateJournal(); err != nil {
 			return err
@@ -183,9 +186,23 @@ func (t *zstdTxn) prepare() error {
 	return nil
 }
 
+// refuseDamage returns an error if the index found the journal damaged:
+// nothing may then be written to the store, or cut from its journal.
+// Callers hold z.mu.
+func (z *zstdStore) refuseDamage() error {
+	if z.index.damage == nil {
+		return nil
+	}
+	return fmt.Errorf("store %s: %v; run ctrunner verify; not writing to a damaged store",
+		z.name, z.index.damage)
+}
+
 // truncateJournal removes a torn last line or batch. Callers hold z.mu
 // and the store lock.
 func (z *zstdStore) truncateJournal() error {
+	if err := z.refuseDamage(); err != nil {
+		return err // never cut what a good line follows
+	}
 	f, err := os.OpenFile(filepath.Join(z.dir, zstdJournalName), os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("repairing journal: %w", err)
