@@ -52,6 +52,10 @@ func verifyCommand(io streams) *cli.Command {
 			}
 			summary := fmt.Sprintf("verified %d %s in %d %s", r.Snapshots,
 				plural(r.Snapshots, "snapshot"), r.Elections, plural(r.Elections, "election"))
+			if r.Publications > 0 {
+				summary += fmt.Sprintf(", %d %s", r.Publications,
+					plural(r.Publications, "publication"))
+			}
 			if r.ElectionLists > 0 {
 				summary += fmt.Sprintf(" and %d %s", r.ElectionLists,
 					plural(r.ElectionLists, "election list"))
