@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"polls":         {"snapshot"},
 	"watch":         {"snapshot", "feed", "store", "suspect", "polls"},
 	"publish":       {"snapshot", "legacy", "export"},
+	"replay":        {"snapshot", "store"},
 	"cmd/ctrunner":  {"*"},
 	"cmd/fakect":    {"feed/feedtest", "legacy", "snapshot"},
 }

@@ -114,11 +114,13 @@ func newApp(io streams) *cli.App {
 			verifyCommand(io),
 			packCommand(io),
 			pushCommand(io),
+			diffCommand(io),
 			watchCommand(io),
 			pollsCommand(io),
 			statusCommand(io),
 			publishCommand(io),
 			rollbackCommand(io),
+			replayCommand(io),
 		},
 	}
 	for _, c := range app.Commands {
