@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -147,9 +148,13 @@ func runWatch(c *cli.Context, io streams) error {
 			},
 		})
 	}
-	opts.Committed = afterCommit(c, log, io, pusher)
+	out := publishTargets(c, io)
+	resyncPublishDir(st, out.dir, log)
+	hooks := newHookRunner(out.hook, log)
+	opts.Committed = afterCommit(out, log, pusher, hooks)
 
 	_, err = watch.Run(ctx, opts)
+	hooks.close()
 	if pusher != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if perr := pusher.Close(closeCtx); perr != nil {
@@ -240,7 +245,7 @@ func watchHTTP(c *cli.Context, io streams, o *watch.Options) error {
 		Timeout:    o.Timeout,
 		Retries:    retries,
 		HTTPClient: o.HTTPClient,
-		Log:        func(msg string) { o.Log.Warn("retrying a request", "msg", msg) },
+		Log:        func(msg string) { o.Log.Warn("retrying a request", "detail", msg) },
 	})
 	if err != nil {
 		return usagef("--api %q: %v", c.String("api"), err)
@@ -275,9 +280,8 @@ func newLogger(format string, io streams) (*slog.Logger, error) {
 // for a push, and for a published one rewrite the publish folder and run
 // the --on-publish command. Failures are logged, never fatal: the
 // snapshot and its publication are stored either way.
-func afterCommit(c *cli.Context, log *slog.Logger, io streams,
-	pusher *store.BackgroundPusher) func(context.Context, watch.Commit) {
-	out := publishTargets(c, io)
+func afterCommit(out publishOutputs, log *slog.Logger, pusher *store.BackgroundPusher,
+	hooks *hookRunner) func(context.Context, watch.Commit) {
 	return func(ctx context.Context, wc watch.Commit) {
 		if pusher != nil {
 			pusher.Notify()
@@ -285,13 +289,128 @@ func afterCommit(c *cli.Context, log *slog.Logger, io streams,
 		if wc.Publication == nil {
 			return
 		}
-		err := out.write(context.WithoutCancel(ctx), wc.Snapshot, wc.Publication.At,
-			func(msg string) { log.Info(msg) })
+		if out.dir != "" {
+			_, err := publish.Write(out.dir, wc.Snapshot, wc.Publication.At,
+				publish.Options{Grace: out.grace, Warn: func(msg string) { log.Info(msg) }})
+			if err != nil {
+				log.Warn("publishing failed", "election", wc.Entry.Election,
+					"version", int64(wc.Entry.Version), "err", err.Error())
+			}
+		}
+		hooks.notify(publish.Event{
+			Election:   string(wc.Snapshot.Election),
+			Version:    wc.Snapshot.Version.String(),
+			Snapshot:   wc.Snapshot.ID().String(),
+			PublishDir: out.dir,
+		})
+	}
+}
+
+// resyncPublishDir brings the publish folder in line with the store's
+// publications at start: a crash between storing a publication and
+// rewriting the folder, or a folder write that failed, is mended here.
+func resyncPublishDir(st store.Store, dir string, log *slog.Logger) {
+	if dir == "" {
+		return
+	}
+	ids, err := st.Elections()
+	if err != nil {
+		return
+	}
+	for _, id := range ids {
+		pub, err := st.Published(id)
 		if err != nil {
-			log.Warn("publishing failed", "election", wc.Entry.Election,
-				"version", int64(wc.Entry.Version), "err", err.Error())
+			continue
+		}
+		if cur, err := publish.Current(dir, id); err == nil && cur.Snapshot == pub.Entry.ID.String() {
+			continue
+		}
+		snap, err := st.Load(pub.Entry)
+		if err == nil {
+			_, err = publish.Write(dir, snap, pub.At, publish.Options{})
+		}
+		if err != nil {
+			log.Warn("bringing the publish folder up to date failed", "election", id,
+				"err", err.Error())
+			continue
+		}
+		log.Info("publish folder brought up to date", "election", id,
+			"version", int64(pub.Entry.Version))
+	}
+}
+
+// hookRunner runs the --on-publish command off the polling path, one at a
+// time, so that a slow command never delays a poll. Publications of an
+// election that arrive while the command runs collapse into the latest.
+type hookRunner struct {
+	hook    publish.Hook
+	log     *slog.Logger
+	mu      sync.Mutex
+	pending map[string]publish.Event
+	order   []string
+	wake    chan struct{}
+	done    chan struct{}
+	closing bool
+}
+
+func newHookRunner(h publish.Hook, log *slog.Logger) *hookRunner {
+	r := &hookRunner{hook: h, log: log, pending: map[string]publish.Event{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+// notify queues ev, replacing an earlier one of the same election.
+func (r *hookRunner) notify(ev publish.Event) {
+	if r.hook.Command == "" {
+		return
+	}
+	r.mu.Lock()
+	if _, ok := r.pending[ev.Election]; !ok {
+		r.order = append(r.order, ev.Election)
+	}
+	r.pending[ev.Election] = ev
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *hookRunner) loop() {
+	defer close(r.done)
+	for {
+		r.mu.Lock()
+		if len(r.order) == 0 {
+			closing := r.closing
+			r.mu.Unlock()
+			if closing {
+				return
+			}
+			<-r.wake
+			continue
+		}
+		ev := r.pending[r.order[0]]
+		delete(r.pending, r.order[0])
+		r.order = r.order[1:]
+		r.mu.Unlock()
+		if err := r.hook.Run(context.Background(), ev); err != nil {
+			r.log.Warn("the --on-publish command failed", "election", ev.Election,
+				"version", ev.Version, "err", err.Error())
 		}
 	}
+}
+
+// close runs what is still queued, then stops.
+func (r *hookRunner) close() {
+	r.mu.Lock()
+	r.closing = true
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	<-r.done
 }
 
 // publishOutputs are what a publication rewrites or runs besides the
