@@ -121,6 +121,7 @@ func newApp(io streams) *cli.App {
 			publishCommand(io),
 			rollbackCommand(io),
 			replayCommand(io),
+			exportCommand(io),
 		},
 	}
 	for _, c := range app.Commands {
