@@ -43,7 +43,7 @@ func (c *Client) Version(ctx context.Context,
 	if err != nil {
 		return 0, nil, err
 	}
-	v, reason := parseVersionDoc(body)
+	v, reason := ParseVersion(body)
 	if reason != "" {
 		return 0, nil, c.shapeError(path, reason)
 	}
@@ -55,9 +55,11 @@ func (c *Client) shapeError(path, reason string) *Error {
 		Reason: reason, Err: ErrBadBody}
 }
 
-// parseVersionDoc reads a Version.json body, returning a reason when it
-// is not acceptable.
-func parseVersionDoc(body []byte) (snapshot.Version, string) {
+// ParseVersion reads the version from a Version.json body that holds one
+// JSON value: an object whose "Version" (any capitalisation) is a
+// non-negative integer or a string holding one. When the body is not
+// acceptable it returns a one-line reason instead.
+func ParseVersion(body []byte) (snapshot.Version, string) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return 0, "Version.json is not a JSON object: body starts " +

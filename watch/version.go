@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"ctrunner/feed"
 	"ctrunner/snapshot"
 )
 
@@ -136,28 +137,7 @@ func parseVersionDoc(body []byte) (snapshot.Version, string) {
 	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
 		return 0, "Version.json has trailing data after the JSON object"
 	}
-	raw, ok := fields["Version"]
-	if !ok {
-		for k, v := range fields { // tolerate another capitalisation
-			if strings.EqualFold(k, "Version") {
-				raw, ok = v, true
-				break
-			}
-		}
-	}
-	if !ok {
-		return 0, `Version.json has no "Version" field`
-	}
-	text := string(raw)
-	if s, err := strconv.Unquote(text); err == nil && len(text) > 0 && text[0] == '"' {
-		text = strings.TrimSpace(s)
-	}
-	v, err := strconv.ParseInt(text, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Sprintf(`Version.json "Version" is %s, not a non-negative integer`,
-			excerpt(raw, 40))
-	}
-	return snapshot.Version(v), ""
+	return feed.ParseVersion(body)
 }
 
 func isMarkup(body []byte) bool {
