@@ -65,10 +65,27 @@ func (g *gitStore) PutElectionList(ctx context.Context, data []byte, fetchedAt t
 }
 
 func (g *gitStore) Update(ctx context.Context, fn func(b Batch) error) error {
-	var batch *gitBatch
+	return updateWith(ctx, g.update, fn)
+}
+
+// describedBatch is a backend's batch as updateWith needs it: a Batch that
+// can say in a few words what it holds.
+type describedBatch interface {
+	Batch
+	describe() string
+}
+
+// updateWith runs fn as a backend's Update through its update function and
+// words a failure the same way for every backend: fn's own error comes
+// back unchanged, a failure before the batch existed (the lock, recovery)
+// as it is, and any other failure names what the batch held.
+func updateWith[B describedBatch](ctx context.Context,
+	update func(context.Context, func(B) error) error, fn func(b Batch) error) error {
+	var batch B
+	var started bool
 	var fnErr error
-	err := g.update(ctx, func(b *gitBatch) error {
-		batch = b
+	err := update(ctx, func(b B) error {
+		batch, started = b, true
 		fnErr = fn(b)
 		return fnErr
 	})
@@ -77,7 +94,7 @@ func (g *gitStore) Update(ctx context.Context, fn func(b Batch) error) error {
 		return nil
 	case fnErr != nil && errors.Is(err, fnErr):
 		return err
-	case batch == nil:
+	case !started:
 		return err // no batch: the lock or recovery failed
 	}
 	return fmt.Errorf("archiving %s: %w", batch.describe(), err)

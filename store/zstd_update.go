@@ -60,22 +60,7 @@ func (z *zstdStore) PutElectionList(ctx context.Context, data []byte, fetchedAt 
 }
 
 func (z *zstdStore) Update(ctx context.Context, fn func(b Batch) error) error {
-	var batch *zstdBatch
-	var fnErr error
-	err := z.update(ctx, func(b *zstdBatch) error {
-		batch = b
-		fnErr = fn(b)
-		return fnErr
-	})
-	switch {
-	case err == nil:
-		return nil
-	case fnErr != nil && errors.Is(err, fnErr):
-		return err
-	case batch == nil:
-		return err
-	}
-	return fmt.Errorf("archiving %s: %w", batch.describe(), err)
+	return updateWith(ctx, z.update, fn)
 }
 
 // update runs fn with a new batch under the store lock and commits the
