@@ -158,26 +158,37 @@ func parsePublication(c *object.Commit) (parsedPublication, error) {
 
 func (g *gitStore) Publish(ctx context.Context, e Entry, at time.Time,
 	reason string) (Publication, error) {
-	var p Publication
-	err := g.update(ctx, func(b *gitBatch) error {
-		var err error
-		p, err = b.publish(e, at, reason)
-		return err
-	})
-	if err != nil {
-		return Publication{}, fmt.Errorf("publishing election %s version %s: %w",
-			e.Election, e.Version, err)
-	}
-	return p, nil
+	return publishWith(ctx, g.update, (*gitBatch).publish, e, at, reason)
 }
 
 func (b *gitBatch) Publish(e Entry, at time.Time, reason string) (Publication, error) {
 	p, err := b.publish(e, at, reason)
 	if err != nil {
-		return Publication{}, fmt.Errorf("publishing election %s version %s: %w",
-			e.Election, e.Version, err)
+		return Publication{}, publishError(e, err)
 	}
 	return p, nil
+}
+
+// publishWith publishes e in a batch of its own through a backend's update
+// function and its batch's publish method.
+func publishWith[B any](ctx context.Context, update func(context.Context, func(B) error) error,
+	publish func(B, Entry, time.Time, string) (Publication, error),
+	e Entry, at time.Time, reason string) (Publication, error) {
+	var p Publication
+	err := update(ctx, func(b B) error {
+		var err error
+		p, err = publish(b, e, at, reason)
+		return err
+	})
+	if err != nil {
+		return Publication{}, publishError(e, err)
+	}
+	return p, nil
+}
+
+// publishError names the publication of e in err.
+func publishError(e Entry, err error) error {
+	return fmt.Errorf("publishing election %s version %s: %w", e.Election, e.Version, err)
 }
 
 // publish adds to the batch the commit that publishes e. Refused input

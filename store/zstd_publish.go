@@ -14,24 +14,13 @@ import (
 
 func (z *zstdStore) Publish(ctx context.Context, e Entry, at time.Time,
 	reason string) (Publication, error) {
-	var p Publication
-	err := z.update(ctx, func(b *zstdBatch) error {
-		var err error
-		p, err = b.publish(e, at, reason)
-		return err
-	})
-	if err != nil {
-		return Publication{}, fmt.Errorf("publishing election %s version %s: %w",
-			e.Election, e.Version, err)
-	}
-	return p, nil
+	return publishWith(ctx, z.update, (*zstdBatch).publish, e, at, reason)
 }
 
 func (b *zstdBatch) Publish(e Entry, at time.Time, reason string) (Publication, error) {
 	p, err := b.publish(e, at, reason)
 	if err != nil {
-		return Publication{}, fmt.Errorf("publishing election %s version %s: %w",
-			e.Election, e.Version, err)
+		return Publication{}, publishError(e, err)
 	}
 	return p, nil
 }
