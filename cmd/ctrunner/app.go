@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ctrunner/snapshot"
 	"ctrunner/store"
 )
 
@@ -246,4 +247,20 @@ func oneArg(c *cli.Context, what string) (string, error) {
 		return "", usagef("%s: too many arguments: %s", c.Command.Name,
 			strings.Join(c.Args().Slice(), " "))
 	}
+}
+
+// optionalElection returns the election a command was given as its only,
+// optional argument, or "" when it was given none.
+func optionalElection(c *cli.Context) (snapshot.ElectionID, error) {
+	switch c.Args().Len() {
+	case 0:
+		return "", nil
+	case 1:
+		id, err := snapshot.ParseElectionID(c.Args().First())
+		if err != nil {
+			return "", usagef("%s: %v", c.Command.Name, err)
+		}
+		return id, nil
+	}
+	return "", usagef("%s: too many arguments", c.Command.Name)
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"ctrunner/snapshot"
 	"ctrunner/store"
 )
 
@@ -29,8 +28,9 @@ func logCommand(io streams) *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "one JSON object per snapshot"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.Args().Len() > 1 {
-				return usagef("log: too many arguments")
+			id, err := optionalElection(c)
+			if err != nil {
+				return err
 			}
 			st, err := openStore(c)
 			if err != nil {
@@ -39,19 +39,14 @@ func logCommand(io streams) *cli.Command {
 			defer st.Close()
 
 			var entries []store.Entry
-			all := c.Args().Len() == 0
+			all := id == ""
 			if all {
-				if entries, err = allEntries(st); err != nil {
-					return err
-				}
+				entries, err = allEntries(st)
 			} else {
-				id, err := snapshot.ParseElectionID(c.Args().First())
-				if err != nil {
-					return usagef("log: %v", err)
-				}
-				if entries, err = st.Log(id); err != nil {
-					return err
-				}
+				entries, err = st.Log(id)
+			}
+			if err != nil {
+				return err
 			}
 
 			if c.Bool("json") {

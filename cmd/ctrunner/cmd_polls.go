@@ -38,16 +38,9 @@ func pollsCommand(io streams) *cli.Command {
 }
 
 func runPolls(c *cli.Context, io streams) error {
-	var id snapshot.ElectionID
-	switch c.Args().Len() {
-	case 0:
-	case 1:
-		var err error
-		if id, err = snapshot.ParseElectionID(c.Args().First()); err != nil {
-			return usagef("polls: %v", err)
-		}
-	default:
-		return usagef("polls: too many arguments")
+	id, err := optionalElection(c)
+	if err != nil {
+		return err
 	}
 	since, err := parseSince(c.String("since"), time.Now())
 	if err != nil {

@@ -97,16 +97,9 @@ const (
 )
 
 func runStatus(c *cli.Context, io streams) error {
-	var only snapshot.ElectionID
-	switch c.Args().Len() {
-	case 0:
-	case 1:
-		var err error
-		if only, err = snapshot.ParseElectionID(c.Args().First()); err != nil {
-			return usagef("status: %v", err)
-		}
-	default:
-		return usagef("status: too many arguments")
+	only, err := optionalElection(c)
+	if err != nil {
+		return err
 	}
 	if c.Duration("stale") <= 0 || c.Int("failing") < 1 {
 		return usagef("status: --stale must be positive and --failing at least 1")
