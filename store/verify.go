@@ -350,18 +350,14 @@ func (v *gitVerifier) branch(ctx context.Context, ref namedRef) error {
 		}
 		p := base
 		p.Commit = h.String()
-		data, path, what := v.read(h, plumbing.CommitObject, true)
+		c, path, what, err := v.readCommit(h)
 		if what != "" {
 			p.Object, p.Path = h.String(), path
 			p.What = "commit " + what + "; the older snapshots cannot be reached"
 			v.add(p)
 			return nil
 		}
-		c := &object.Commit{}
-		obj := &plumbing.MemoryObject{}
-		obj.SetType(plumbing.CommitObject)
-		obj.Write(data)
-		if err := c.Decode(obj); err != nil {
+		if err != nil {
 			p.Object, p.Path, p.What = h.String(), path, "commit cannot be decoded: "+err.Error()
 			v.add(p)
 			return nil
@@ -511,6 +507,21 @@ func (v *gitVerifier) read(h plumbing.Hash, typ plumbing.ObjectType, full bool) 
 	return pr.verifyObject(h, typ, full)
 }
 
+// readCommit reads the commit h in full: what says what is wrong with its
+// object, or err that its content is not a commit.
+func (v *gitVerifier) readCommit(h plumbing.Hash) (c *object.Commit, path, what string,
+	err error) {
+	data, path, what := v.read(h, plumbing.CommitObject, true)
+	if what != "" {
+		return nil, path, what, nil
+	}
+	obj := &plumbing.MemoryObject{}
+	obj.SetType(plumbing.CommitObject)
+	obj.Write(data)
+	c = &object.Commit{}
+	return c, path, "", c.Decode(obj)
+}
+
 // readLoose checks the loose object file b of the object h.
 func readLoose(b []byte, h plumbing.Hash, typ plumbing.ObjectType, full bool) ([]byte, string) {
 	r, err := objfile.NewReader(bytes.NewReader(b))
@@ -604,18 +615,13 @@ func (v *gitVerifier) publications(ctx context.Context, ref namedRef) error {
 			return err
 		}
 		p := Problem{Election: id, Commit: h.String()}
-		data, path, what := v.read(h, plumbing.CommitObject, true)
+		c, path, what, err := v.readCommit(h)
 		if what != "" {
 			p.Object, p.Path = h.String(), path
 			p.What = "publication commit " + what + "; the older publications cannot be reached"
 			v.add(p)
 			return nil
 		}
-		c := &object.Commit{}
-		obj := &plumbing.MemoryObject{}
-		obj.SetType(plumbing.CommitObject)
-		obj.Write(data)
-		err := c.Decode(obj)
 		var pub parsedPublication
 		if err == nil {
 			pub, err = parsePublication(c)
