@@ -17,11 +17,16 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// create makes a new, empty store at dir. It builds the repository in a
-// temporary folder next to dir, syncs it and renames it into place, so a
-// crash never leaves half a store. If another process created the store
-// first, create leaves that one alone and succeeds.
-func create(dir string) (err error) {
+// create makes a new, empty git store at dir; see createAtomically.
+func create(dir string) error {
+	return createAtomically(dir, initRepository)
+}
+
+// createAtomically makes a new store at dir: fill builds it in a temporary
+// folder next to dir, which is synced and renamed into place, so a crash
+// never leaves half a store. If another process created a store at dir
+// first, createAtomically leaves that one alone and succeeds.
+func createAtomically(dir string, fill func(tmp string) error) (err error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o777); err != nil {
 		return err
@@ -35,7 +40,7 @@ func create(dir string) (err error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-	if err := initRepository(tmp); err != nil {
+	if err := fill(tmp); err != nil {
 		return err
 	}
 	if err := syncAll(tmp); err != nil {

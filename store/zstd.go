@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -204,47 +203,26 @@ func createZstd(dir string) error {
 }
 
 // createZstdFormat is createZstd making a store of the given format.
-func createZstdFormat(dir string, format int) (err error) {
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o777); err != nil {
-		return err
-	}
-	tmp, err := makeTempDir(parent, "."+filepath.Base(dir)+".creating-")
-	if err != nil {
-		return err
-	}
-	defer func() {
+func createZstdFormat(dir string, format int) error {
+	return createAtomically(dir, func(tmp string) error {
+		marker, err := json.Marshal(storeMarker{Backend: BackendZstd, Format: format})
 		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	marker, err := json.Marshal(storeMarker{Backend: BackendZstd, Format: format})
-	if err != nil {
-		return err
-	}
-	if err := os.Mkdir(filepath.Join(tmp, "objects"), 0o777); err != nil {
-		return err
-	}
-	for name, data := range map[string][]byte{
-		markerFileName:  append(marker, '\n'),
-		lockFileName:    nil,
-		zstdJournalName: nil,
-	} {
-		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o666); err != nil {
 			return err
 		}
-	}
-	if err := syncAll(tmp); err != nil {
-		return err
-	}
-	if err := syscall.Rename(tmp, dir); err != nil {
-		if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-			os.RemoveAll(tmp)
-			return nil
+		if err := os.Mkdir(filepath.Join(tmp, "objects"), 0o777); err != nil {
+			return err
 		}
-		return err
-	}
-	return syncDir(parent)
+		for name, data := range map[string][]byte{
+			markerFileName:  append(marker, '\n'),
+			lockFileName:    nil,
+			zstdJournalName: nil,
+		} {
+			if err := os.WriteFile(filepath.Join(tmp, name), data, 0o666); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (z *zstdStore) Close() error {
