@@ -70,40 +70,66 @@ type Record struct {
 }
 
 // Render returns a snapshot as the old tool's raw.json and results.csv,
-// as ctrunner checkout writes them: an imported snapshot gives back its
-// original raw.json, and the CSV keeps every row.
+// as ctrunner checkout writes them; see RawJSON and ResultsCSV.
 func Render(snap *snapshot.Snapshot, warn func(string)) (raw, csv []byte, err error) {
-	raw, ok := snap.File(snapshot.LegacyRawFile)
+	if raw, err = RawJSON(snap); err != nil {
+		return nil, nil, err
+	}
+	if csv, err = ResultsCSV(snap, warn); err != nil {
+		return nil, nil, err
+	}
+	return raw, csv, nil
+}
+
+// RawJSON returns a snapshot as the old tool's raw.json wrapper. A snapshot
+// imported from the old tool's folder gives back its original bytes.
+func RawJSON(snap *snapshot.Snapshot) ([]byte, error) {
+	if raw, ok := snap.File(snapshot.LegacyRawFile); ok {
+		return raw, nil
+	}
 	edRaw, okED := snap.File(snapshot.ElectionDataFile)
 	ldRaw, okLD := snap.File(snapshot.LookupDataFile)
 	if !okED || !okLD {
-		return nil, nil, fmt.Errorf("snapshot %s lacks %s or %s", snap.ID().Short(),
+		return nil, fmt.Errorf("snapshot %s lacks %s or %s", snap.ID().Short(),
 			snapshot.ElectionDataFile, snapshot.LookupDataFile)
 	}
-	if !ok {
-		if raw, err = legacy.Wrap(snap.Version, edRaw, ldRaw); err != nil {
-			return nil, nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
-		}
+	raw, err := legacy.Wrap(snap.Version, edRaw, ldRaw)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
 	}
+	return raw, nil
+}
+
+// ResultsCSV returns a snapshot's results as the old tool's results.csv,
+// keeping every row. Codes missing from the lookup data are summed up in
+// one call of warn (ctrunner parse lists them one by one).
+func ResultsCSV(snap *snapshot.Snapshot, warn func(string)) ([]byte, error) {
+	edRaw, _ := snap.File(snapshot.ElectionDataFile)
+	ldRaw, _ := snap.File(snapshot.LookupDataFile)
 	ed, err := snapshot.DecodeElectionData(edRaw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
+		return nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
 	}
 	ld, err := snapshot.DecodeLookupData(ldRaw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
+		return nil, fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
 	}
 	unknown := 0
 	rows := export.Results(ed, ld, func(string) { unknown++ })
 	if unknown > 0 && warn != nil {
-		warn(fmt.Sprintf("election %s version %s: %d codes are missing from the lookup "+
-			"data; their rows are kept with the codes", snap.Election, snap.Version, unknown))
+		what := fmt.Sprintf("%d codes are", unknown)
+		if unknown == 1 {
+			what = "1 code is"
+		}
+		warn(fmt.Sprintf("election %s version %s: %s missing from the lookup data; "+
+			"their rows are kept with the codes (ctrunner parse lists them)",
+			snap.Election, snap.Version, what))
 	}
 	var b bytes.Buffer
 	if err := export.WriteResultsCSV(&b, rows); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return raw, b.Bytes(), nil
+	return b.Bytes(), nil
 }
 
 // Write makes snap the published version of its election in the publish

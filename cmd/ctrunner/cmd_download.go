@@ -2,11 +2,10 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/urfave/cli/v2"
 
-	"ctrunner/legacy"
+	"ctrunner/publish"
 	"ctrunner/snapshot"
 )
 
@@ -100,17 +99,5 @@ func downloadCommand(io streams) *cli.Command {
 	}
 }
 
-// wrapperJSON renders a snapshot as the old tool's raw.json. A snapshot
-// imported from the old tool's folder gives back its original bytes.
-func wrapperJSON(s *snapshot.Snapshot) ([]byte, error) {
-	if raw, ok := s.File(snapshot.LegacyRawFile); ok {
-		return raw, nil
-	}
-	ed, okED := s.File(snapshot.ElectionDataFile)
-	ld, okLD := s.File(snapshot.LookupDataFile)
-	if !okED || !okLD {
-		return nil, fmt.Errorf("snapshot %s lacks %s or %s", s.ID().Short(),
-			snapshot.ElectionDataFile, snapshot.LookupDataFile)
-	}
-	return legacy.Wrap(s.Version, ed, ld)
-}
+// wrapperJSON renders a snapshot as the old tool's raw.json.
+func wrapperJSON(s *snapshot.Snapshot) ([]byte, error) { return publish.RawJSON(s) }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"ctrunner/export"
+	"ctrunner/publish"
 	"ctrunner/snapshot"
 	"ctrunner/store"
 )
@@ -87,31 +87,15 @@ func loadRef(st store.Store, ref string) (store.Entry, *snapshot.Snapshot, error
 }
 
 // resultsCSV writes a snapshot's results in the old tool's CSV shape,
-// keeping every row. Codes missing from the lookup data are summed up in
-// one line on stderr (parse lists them one by one).
+// keeping every row, with one note on stderr about codes missing from the
+// lookup data.
 func resultsCSV(w io.Writer, snap *snapshot.Snapshot, s streams) error {
-	edRaw, _ := snap.File(snapshot.ElectionDataFile)
-	ldRaw, _ := snap.File(snapshot.LookupDataFile)
-	ed, err := snapshot.DecodeElectionData(edRaw)
+	csv, err := publish.ResultsCSV(snap, func(msg string) { s.warnf("note: %s", msg) })
 	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
+		return err
 	}
-	ld, err := snapshot.DecodeLookupData(ldRaw)
-	if err != nil {
-		return fmt.Errorf("snapshot %s: %w", snap.ID().Short(), err)
-	}
-	var unknown []string
-	rows := export.Results(ed, ld, func(msg string) { unknown = append(unknown, msg) })
-	if len(unknown) > 0 {
-		what := fmt.Sprintf("%d codes are", len(unknown))
-		if len(unknown) == 1 {
-			what = "1 code is"
-		}
-		s.warnf("note: election %s version %s: %s missing from the lookup data; "+
-			"their rows are kept with the codes (ctrunner parse lists them)", snap.Election,
-			snap.Version, what)
-	}
-	return export.WriteResultsCSV(w, rows)
+	_, err = w.Write(csv)
+	return err
 }
 
 // snapshotSummary is what show prints by default: the snapshot's
