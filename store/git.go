@@ -342,6 +342,12 @@ func (g *gitStore) log(id snapshot.ElectionID) ([]Entry, error) {
 	if h.IsZero() {
 		return nil, notFoundf("election %s has no snapshots in this store", id)
 	}
+	if _, cached := g.commits[h]; !cached {
+		if entries, ok := g.logFromIndex(id, h); ok {
+			return entries, nil
+		}
+		g.loadLogIndex(id, h)
+	}
 	var entries []Entry
 	for !h.IsZero() {
 		pc, err := g.commit(h)

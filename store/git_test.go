@@ -576,6 +576,9 @@ func TestDamagedRefs(t *testing.T) {
 	}
 	os.Chmod(path(e.Commit), 0o644)
 	os.WriteFile(path(e.Commit), data, 0o444)
+	// The log index holds a checked copy of the commit, which Log would
+	// read instead: take it away to make Log read the damaged object.
+	os.RemoveAll(filepath.Join(dir, logIndexDir))
 	r, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -271,13 +271,21 @@ func isHex(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
-	for _, c := range []byte(s) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+	for i := 0; i < len(s); i++ {
+		if !lowerHex[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// lowerHex marks the bytes of lower-case hexadecimal.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
 
 // writeJournal creates the journal file of the store in dir and makes it
 // durable. It fails if a journal is already there. If it fails, it leaves

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/hex"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"strconv"
@@ -119,7 +119,9 @@ func writeDocuments(b *strings.Builder, docs map[string]string) {
 // ": " of a line as its value, so values may hold colons.
 func parseMessage(msg string) (snapshot.Meta, error) {
 	m := snapshot.Meta{Documents: map[string]string{}}
-	for _, line := range strings.Split(lastParagraph(msg), "\n") {
+	for rest := lastParagraph(msg); rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
 		key, value, ok := strings.Cut(line, ": ")
 		if !ok {
 			continue
@@ -133,10 +135,18 @@ func parseMessage(msg string) (snapshot.Meta, error) {
 
 func lastParagraph(msg string) string {
 	msg = strings.TrimRight(msg, "\n")
-	if i := strings.LastIndex(msg, "\n\n"); i >= 0 {
-		return msg[i+2:]
+	// Look for the last blank line from the end, a line at a time: the
+	// trailers are the end of a message, and Log reads thousands.
+	for end := len(msg); ; {
+		i := strings.LastIndexByte(msg[:end], '\n')
+		if i < 0 {
+			return ""
+		}
+		if i > 0 && msg[i-1] == '\n' {
+			return msg[i+1:]
+		}
+		end = i
 	}
-	return ""
 }
 
 func setTrailer(m *snapshot.Meta, key, value string) error {
@@ -162,12 +172,16 @@ func setTrailer(m *snapshot.Meta, key, value string) error {
 	case keySuspect:
 		m.Suspect = append(m.Suspect, value)
 	case keyDocument:
-		i := strings.LastIndex(value, documentHashPrefix)
+		// The hash is the end of the value: look there first.
+		i := len(value) - 2*sha256.Size - len(documentHashPrefix)
+		if i <= 0 || value[i:i+len(documentHashPrefix)] != documentHashPrefix {
+			i = strings.LastIndex(value, documentHashPrefix)
+		}
 		if i <= 0 {
 			return fmt.Errorf("no %q in document trailer", strings.TrimSpace(documentHashPrefix))
 		}
 		name, sum := value[:i], value[i+len(documentHashPrefix):]
-		if b, herr := hex.DecodeString(sum); herr != nil || len(b) != 32 {
+		if !isHex(sum, 64) {
 			return fmt.Errorf("%q is not a SHA-256", sum)
 		}
 		m.Documents[name] = sum

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -443,7 +444,32 @@ func (b *gitBatch) commit() error {
 	for _, p := range b.pubs {
 		g.rememberPublication(p.hash, p.p)
 	}
+	b.indexLogs()
 	return nil
+}
+
+// indexLogs brings the log index of every election the batch wrote up to
+// date. The batch is committed by then: a failure only leaves Log the
+// slower way of reading the commits.
+func (b *gitBatch) indexLogs() {
+	commits := map[plumbing.Hash]pendingObject{}
+	for _, o := range b.objects {
+		if o.typ == plumbing.CommitObject {
+			commits[o.hash] = o
+		}
+	}
+	for _, name := range b.order {
+		id, ok := strings.CutPrefix(name.String(), electionRefPrefix)
+		br := b.branches[name]
+		if !ok || br.tip == br.old {
+			continue
+		}
+		added := make([]pendingObject, 0, len(br.added))
+		for _, e := range br.added {
+			added = append(added, commits[plumbing.NewHash(e.Commit)])
+		}
+		b.g.updateLogIndex(snapshot.ElectionID(id), br.old, added)
+	}
 }
 
 // run writes the batch b: the journal, the objects, the refs, and removes

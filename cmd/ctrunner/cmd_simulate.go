@@ -97,7 +97,7 @@ func runSimulate(c *cli.Context, io streams) error {
 		return fmt.Errorf("%s has no results (townVotes and stateVotes are empty) "+
 			"for a night to build up to", src.describe)
 	}
-	opts, err := simulationOptions(c, ld)
+	opts, err := simulationOptions(c, ld, len(src.electionData)+len(src.lookupData))
 	if err != nil {
 		return err
 	}
@@ -209,13 +209,18 @@ func simulationFile(path string) (*simulationSource, error) {
 	}, nil
 }
 
-// simulationOptions reads the shape of the night from the flags.
-// maxNightVersions bounds --versions: a night is stored as one transaction,
-// held in memory until it commits (about 0.5 MB a version for a statewide
-// election).
-const maxNightVersions = 2000
+// A night is stored as one transaction, held in memory until it commits
+// (about 0.5 MB a version for a statewide election): maxNightVersions
+// bounds --versions, and maxNightBytes the versions times the size of the
+// source's documents.
+const (
+	maxNightVersions = 20000
+	maxNightBytes    = 1 << 30
+)
 
-func simulationOptions(c *cli.Context, ld *snapshot.LookupData) (rehearsal.Options, error) {
+// simulationOptions reads the shape of the night from the flags. docBytes
+// is the size of the source's documents.
+func simulationOptions(c *cli.Context, ld *snapshot.LookupData, docBytes int) (rehearsal.Options, error) {
 	opts := rehearsal.Options{
 		Versions:     c.Int("versions"),
 		Seed:         c.Int64("seed"),
@@ -227,6 +232,10 @@ func simulationOptions(c *cli.Context, ld *snapshot.LookupData) (rehearsal.Optio
 	case opts.Versions < 1 || opts.Versions > maxNightVersions:
 		return opts, usagef("simulate: --versions must be from 1 to %d, not %d",
 			maxNightVersions, opts.Versions)
+	case int64(opts.Versions)*int64(docBytes) > maxNightBytes:
+		return opts, usagef("simulate: --versions %d of documents of %d bytes would hold more "+
+			"than 1 GiB in memory: at most %d versions of this election", opts.Versions, docBytes,
+			maxNightBytes/max(docBytes, 1))
 	case opts.VersionStep < 1:
 		return opts, usagef("simulate: --version-step must be at least 1, not %d", opts.VersionStep)
 	case opts.FirstVersion < 0:

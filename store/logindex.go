@@ -1,0 +1,371 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+
+	"ctrunner/snapshot"
+)
+
+// The log index lets Log list an election of thousands of snapshots by
+// reading one file instead of one git object per snapshot. For each
+// election it keeps a copy of the raw commit objects of the election's
+// branch, oldest first, in logIndexDir/{id}:
+//
+//	ctrunner log index 1
+//	{commit hash} {length}
+//	{the commit object's content, length bytes}
+//	{commit hash} {length}
+//	...
+//
+// The index is a cache, never a source of truth: every record is checked
+// against its commit hash (the SHA-1 git computes over the content) before
+// it is used, and Log still starts from the branch's tip and follows the
+// parents, reading from the repository any commit the index lacks. So an
+// index that is stale, torn by a crash, damaged, or left over from a
+// history that was since rewritten costs time, never correctness. Readers
+// never write it; writers append to it after their commits are in place,
+// and rewrite it whole when it does not end at the branch's old tip.
+const (
+	logIndexDir    = "ctrunner-log"
+	logIndexHeader = "ctrunner log index 1\n"
+)
+
+func logIndexPath(dir string, id snapshot.ElectionID) string {
+	return filepath.Join(dir, logIndexDir, string(id))
+}
+
+// indexRecord is one verified record of a log index.
+type indexRecord struct {
+	hash    plumbing.Hash
+	content []byte // the commit object without its git header
+	end     int    // the offset in the index of the byte after the record
+}
+
+// readLogIndex returns the records of the election's log index that are
+// whole and match their hashes, up to the first that is not, and the size
+// of the file those records fill. A missing index has no records.
+func readLogIndex(dir string, id snapshot.ElectionID) ([]indexRecord, int64, error) {
+	data, err := os.ReadFile(logIndexPath(dir, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading log index of election %s: %w", id, err)
+	}
+	records, size := parseLogIndex(data)
+	return records, size, nil
+}
+
+// parseLogIndex reads records from data until the end or the first
+// record that is torn or does not hash to its name.
+func parseLogIndex(data []byte) ([]indexRecord, int64) {
+	rest, ok := bytes.CutPrefix(data, []byte(logIndexHeader))
+	if !ok {
+		return nil, 0
+	}
+	var records []indexRecord
+	size := len(data) - len(rest)
+	for len(rest) > 0 {
+		line, after, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok || len(line) < 42 || line[40] != ' ' {
+			break
+		}
+		hash, ok := parseHash(string(line[:40]))
+		if !ok {
+			break
+		}
+		n, err := strconv.Atoi(string(line[41:]))
+		if err != nil || n < 0 || n > len(after) {
+			break
+		}
+		rest = after[n:]
+		records = append(records, indexRecord{hash: hash, content: after[:n:n],
+			end: len(data) - len(rest)})
+	}
+	// Keep the records up to the first whose content does not hash to its
+	// name.
+	bad := make([]bool, len(records))
+	eachRecord(len(records), func(i int) error {
+		bad[i] = commitHash(records[i].content) != records[i].hash
+		return nil
+	})
+	if i := slices.Index(bad, true); i >= 0 {
+		records = records[:i]
+	}
+	if len(records) > 0 {
+		size = records[len(records)-1].end
+	}
+	return records, int64(size)
+}
+
+// eachRecord calls fn for 0 ≤ i < n on every CPU (listing thousands of
+// snapshots is mostly checking and parsing their records) and returns the
+// errors fn returned.
+func eachRecord(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), 1+n/1000)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				if err := fn(i); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func parseHash(s string) (plumbing.Hash, bool) {
+	if !isHex(s, 40) {
+		return plumbing.ZeroHash, false
+	}
+	return plumbing.NewHash(s), true
+}
+
+// commitHash is the git object name of a commit with this content.
+func commitHash(content []byte) plumbing.Hash {
+	h := sha1.New()
+	header := strconv.AppendInt([]byte("commit "), int64(len(content)), 10)
+	h.Write(append(header, 0))
+	h.Write(content)
+	var out plumbing.Hash
+	h.Sum(out[:0])
+	return out
+}
+
+// appendRecord adds one record for the commit h with content to buf.
+func appendRecord(buf []byte, h plumbing.Hash, content []byte) []byte {
+	buf = fmt.Appendf(buf, "%s %d\n", h, len(content))
+	return append(buf, content...)
+}
+
+// parseCommitContent reads what Log needs from a commit object written by
+// this store: its tree, its first parent and its message.
+func parseCommitContent(content []byte) (tree, parent plumbing.Hash, msg string, err error) {
+	header, message, ok := bytes.Cut(content, []byte("\n\n"))
+	if !ok {
+		return tree, parent, "", errors.New("commit has no message")
+	}
+	for len(header) > 0 {
+		var line []byte
+		line, header, _ = bytes.Cut(header, []byte("\n"))
+		key, value, _ := bytes.Cut(line, []byte(" "))
+		switch string(key) {
+		case "tree":
+			if tree, ok = parseHash(string(value)); !ok {
+				return tree, parent, "", fmt.Errorf("bad tree line %q", line)
+			}
+		case "parent":
+			if !parent.IsZero() {
+				continue // only the first parent makes the log
+			}
+			if parent, ok = parseHash(string(value)); !ok {
+				return tree, parent, "", fmt.Errorf("bad parent line %q", line)
+			}
+		}
+	}
+	if tree.IsZero() {
+		return tree, parent, "", errors.New("commit has no tree")
+	}
+	return tree, parent, string(message), nil
+}
+
+// parseIndexedCommit turns a verified record into what Log caches.
+func parseIndexedCommit(r indexRecord) (parsedCommit, error) {
+	tree, parent, msg, err := parseCommitContent(r.content)
+	if err != nil {
+		return parsedCommit{}, fmt.Errorf("commit %s: %w", r.hash, err)
+	}
+	meta, err := parseMessage(msg)
+	if err != nil {
+		return parsedCommit{}, fmt.Errorf("commit %s: %w", r.hash, err)
+	}
+	return parsedCommit{
+		entry:  Entry{ID: snapshot.Hash(tree), Commit: r.hash.String(), Meta: meta},
+		parent: parent,
+	}, nil
+}
+
+// parseIndexedCommits parses records.
+func parseIndexedCommits(records []indexRecord) ([]parsedCommit, error) {
+	parsed := make([]parsedCommit, len(records))
+	err := eachRecord(len(records), func(i int) error {
+		var err error
+		parsed[i], err = parseIndexedCommit(records[i])
+		return err
+	})
+	return parsed, err
+}
+
+// logFromIndex returns the election's log from its index alone, if the
+// index ends at tip and holds the whole branch down to its first commit.
+// It remembers the commits for later walks. Called with g.mu held.
+func (g *gitStore) logFromIndex(id snapshot.ElectionID, tip plumbing.Hash) ([]Entry, bool) {
+	records, _, err := readLogIndex(g.dir, id)
+	if err != nil || len(records) == 0 || records[len(records)-1].hash != tip {
+		return nil, false
+	}
+	parsed, err := parseIndexedCommits(records)
+	if err != nil {
+		return nil, false
+	}
+	parent := plumbing.ZeroHash
+	for i, pc := range parsed {
+		if pc.parent != parent {
+			return nil, false
+		}
+		parent = records[i].hash
+	}
+	entries := make([]Entry, len(parsed))
+	for i, pc := range parsed {
+		g.remember(records[i].hash, pc)
+		entries[len(parsed)-1-i] = copyEntry(pc.entry)
+	}
+	return entries, true
+}
+
+// loadLogIndex puts the commits of the election's log index into the
+// commit cache, unless the cache already holds the tip. It reads the file
+// only; a record it cannot use is left for Log to read from the
+// repository. Called with g.mu held.
+func (g *gitStore) loadLogIndex(id snapshot.ElectionID, tip plumbing.Hash) {
+	if _, ok := g.commits[tip]; ok {
+		return
+	}
+	records, _, err := readLogIndex(g.dir, id)
+	if err != nil {
+		return // the walk reads the repository instead
+	}
+	for _, r := range records {
+		if _, ok := g.commits[r.hash]; ok {
+			continue
+		}
+		pc, err := parseIndexedCommit(r)
+		if err != nil {
+			return
+		}
+		g.remember(r.hash, pc)
+	}
+}
+
+// updateLogIndex brings the election's log index up to the branch's new
+// tip after a write that moved the branch from old through the commits
+// added (oldest first, with their encoded content). It appends when the
+// index ends at old, and rewrites the index from the whole branch
+// otherwise. Errors are returned for tests to see; the write they follow
+// has already succeeded, and Log works without the index. Called with
+// g.mu and the store's file lock held.
+func (g *gitStore) updateLogIndex(id snapshot.ElectionID, old plumbing.Hash,
+	added []pendingObject) error {
+	if len(added) == 0 {
+		return nil
+	}
+	records, size, err := readLogIndex(g.dir, id)
+	if err != nil {
+		return err
+	}
+	last := plumbing.ZeroHash
+	if len(records) > 0 {
+		last = records[len(records)-1].hash
+	}
+	var buf []byte
+	for _, o := range added {
+		buf = appendRecord(buf, o.hash, o.data)
+	}
+	if last == old && (size > 0 || old.IsZero()) {
+		return appendLogIndex(g.dir, id, size, buf)
+	}
+	return g.rewriteLogIndex(id, added[len(added)-1].hash)
+}
+
+// appendLogIndex writes buf at offset size of the index, which holds that
+// many bytes of whole records (the rest, if any, is a torn record that the
+// write replaces). A new index gets its header first.
+func appendLogIndex(dir string, id snapshot.ElectionID, size int64, buf []byte) error {
+	path := logIndexPath(dir, id)
+	if size == 0 {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("writing log index of election %s: %w", id, err)
+		}
+		buf = append([]byte(logIndexHeader), buf...)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing log index of election %s: %w", id, err)
+	}
+	_, err = f.WriteAt(buf, size)
+	if err == nil {
+		err = f.Truncate(size + int64(len(buf)))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing log index of election %s: %w", id, err)
+	}
+	return nil
+}
+
+// rewriteLogIndex writes the index of the election's branch, whose tip is
+// tip, from the repository's commits, into a new file that replaces the
+// old one.
+func (g *gitStore) rewriteLogIndex(id snapshot.ElectionID, tip plumbing.Hash) error {
+	var chain []indexRecord
+	for h := tip; !h.IsZero(); {
+		obj, err := g.object(h)
+		if err != nil {
+			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+		}
+		r, err := obj.Reader()
+		if err != nil {
+			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+		}
+		content, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+		}
+		_, parent, _, err := parseCommitContent(content)
+		if err != nil {
+			return fmt.Errorf("indexing log of election %s: commit %s: %w", id, h, err)
+		}
+		chain = append(chain, indexRecord{hash: h, content: content})
+		h = parent
+	}
+	buf := []byte(logIndexHeader)
+	for i := len(chain) - 1; i >= 0; i-- {
+		buf = appendRecord(buf, chain[i].hash, chain[i].content)
+	}
+
+	path := logIndexPath(g.dir, id)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("writing log index of election %s: %w", id, err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf, 0o644); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing log index of election %s: %w", id, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing log index of election %s: %w", id, err)
+	}
+	return nil
+}
