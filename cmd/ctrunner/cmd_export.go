@@ -21,10 +21,10 @@ import (
 // exportDescription documents the tables and their columns; the CSV and
 // JSON lines forms are stable.
 const exportDescription = `TABLE is one of the tables below. REF picks one snapshot for every table
-but timeline, as for show (80, 80@13392, 80~1, a snapshot ID prefix);
---election 80 is the same as REF 80. timeline covers all of an election's
-snapshots, oldest first; --as-of keeps those fetched at or before TIME
-(RFC 3339, e.g. 2022-11-09T06:00:00Z).
+but timeline and snapshots, as for show (80, 80@13392, 80~1, a snapshot
+ID prefix); --election 80 is the same as REF 80. timeline and snapshots
+cover all of an election's snapshots, oldest first; --as-of keeps those
+fetched at or before TIME (RFC 3339, e.g. 2022-11-09T06:00:00Z).
 
 --format csv (default) writes a header line and one line per row, quoted
 as the old tool's CSV, CRLF line ends. --format jsonl writes one JSON
