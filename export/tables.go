@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -93,66 +94,173 @@ func (v Value) appendJSON(b []byte) []byte {
 	return append(b, v.String()...)
 }
 
+// Column is one column of a table: its name, lowercase snake_case, and
+// the kind of every value in it.
+type Column struct {
+	Name string
+	Kind Kind
+}
+
 // Table is a named list of rows with a column name for each cell, the form
-// every export shares. Column names are lowercase snake_case.
+// every export shares. Column names are lowercase snake_case. Kinds, when
+// set, holds the kind of each column; every table this package builds
+// sets it.
 type Table struct {
 	Name    string
 	Columns []string
+	Kinds   []Kind
 	Rows    [][]Value
 }
 
-// add appends a row, which must have one value per column.
-func (t *Table) add(row ...Value) {
-	if len(row) != len(t.Columns) {
-		panic(fmt.Sprintf("export: table %s: row of %d values for %d columns",
-			t.Name, len(row), len(t.Columns)))
+// newTable returns an empty table with the given columns.
+func newTable(name string, cols []Column) *Table {
+	t := &Table{Name: name}
+	for _, c := range cols {
+		t.Columns = append(t.Columns, c.Name)
+		t.Kinds = append(t.Kinds, c.Kind)
 	}
+	return t
+}
+
+// Schema returns the columns of t, with their kinds (KindText for all
+// when t has no Kinds).
+func (t *Table) Schema() []Column {
+	cols := make([]Column, len(t.Columns))
+	for i, name := range t.Columns {
+		cols[i] = Column{Name: name}
+		if t.Kinds != nil {
+			cols[i].Kind = t.Kinds[i]
+		}
+	}
+	return cols
+}
+
+// add appends a row, which must have one value per column, each of its
+// column's kind.
+func (t *Table) add(row ...Value) {
+	checkRow(t.Name, t.Columns, t.Kinds, row)
 	t.Rows = append(t.Rows, row)
+}
+
+// checkRow panics when a row does not fit its table: a bug in this
+// package, never bad input.
+func checkRow(table string, columns []string, kinds []Kind, row []Value) {
+	if len(row) != len(columns) {
+		panic(fmt.Sprintf("export: table %s: row of %d values for %d columns",
+			table, len(row), len(columns)))
+	}
+	for i, k := range kinds {
+		if row[i].Kind != k {
+			panic(fmt.Sprintf("export: table %s: column %s holds a value of kind %d, not %d",
+				table, columns[i], row[i].Kind, k))
+		}
+	}
+}
+
+// RowWriter writes a table one row at a time. A row passed to WriteRow
+// may be reused by the caller once WriteRow returns. Flush writes what is
+// buffered and returns the first error met.
+type RowWriter interface {
+	WriteRow(row []Value) error
+	Flush() error
+}
+
+// NewCSVRowWriter returns a RowWriter that writes CSV to w: the header
+// line of column names at once, then one line per row, quoted as the
+// Writer quotes, CRLF line ends. name is the table's, for errors.
+func NewCSVRowWriter(w io.Writer, name string, columns []string) RowWriter {
+	cw := &csvRows{name: name, w: NewWriter(w), fields: make([]string, len(columns))}
+	cw.w.WriteRow(columns...)
+	return cw
+}
+
+type csvRows struct {
+	name   string
+	w      *Writer
+	fields []string
+}
+
+func (c *csvRows) WriteRow(row []Value) error {
+	for i, v := range row {
+		c.fields[i] = v.String()
+	}
+	if err := c.w.WriteRow(c.fields...); err != nil {
+		return fmt.Errorf("writing %s CSV: %w", c.name, err)
+	}
+	return nil
+}
+
+func (c *csvRows) Flush() error {
+	if err := c.w.Flush(); err != nil {
+		return fmt.Errorf("writing %s CSV: %w", c.name, err)
+	}
+	return nil
+}
+
+// NewJSONLRowWriter returns a RowWriter that writes JSON lines to w: one
+// object per row, its members named by the columns in column order,
+// numbers and booleans as JSON numbers and booleans, and null where the
+// API's text did not parse. name is the table's, for errors.
+func NewJSONLRowWriter(w io.Writer, name string, columns []string) RowWriter {
+	j := &jsonlRows{name: name, w: bufio.NewWriterSize(w, 64<<10), keys: make([][]byte, len(columns))}
+	for i, c := range columns {
+		q, _ := json.Marshal(c)
+		j.keys[i] = append(q, ':')
+	}
+	return j
+}
+
+type jsonlRows struct {
+	name string
+	w    *bufio.Writer
+	keys [][]byte
+	line []byte
+}
+
+func (j *jsonlRows) WriteRow(row []Value) error {
+	j.line = append(j.line[:0], '{')
+	for i, v := range row {
+		if i > 0 {
+			j.line = append(j.line, ',')
+		}
+		j.line = append(j.line, j.keys[i]...)
+		j.line = v.appendJSON(j.line)
+	}
+	j.line = append(j.line, '}', '\n')
+	if _, err := j.w.Write(j.line); err != nil {
+		return fmt.Errorf("writing %s JSON lines: %w", j.name, err)
+	}
+	return nil
+}
+
+func (j *jsonlRows) Flush() error {
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("writing %s JSON lines: %w", j.name, err)
+	}
+	return nil
+}
+
+// WriteRows writes every row of t to rw and flushes it.
+func WriteRows(rw RowWriter, t *Table) error {
+	for _, row := range t.Rows {
+		if err := rw.WriteRow(row); err != nil {
+			return err
+		}
+	}
+	return rw.Flush()
 }
 
 // WriteTableCSV writes t as CSV: a header line of column names, then one
 // line per row, quoted as the Writer quotes, CRLF line ends.
 func WriteTableCSV(w io.Writer, t *Table) error {
-	cw := NewWriter(w)
-	cw.WriteRow(t.Columns...)
-	fields := make([]string, len(t.Columns))
-	for _, row := range t.Rows {
-		for i, v := range row {
-			fields[i] = v.String()
-		}
-		cw.WriteRow(fields...)
-	}
-	if err := cw.Flush(); err != nil {
-		return fmt.Errorf("writing %s CSV: %w", t.Name, err)
-	}
-	return nil
+	return WriteRows(NewCSVRowWriter(w, t.Name, t.Columns), t)
 }
 
 // WriteTableJSONL writes t as JSON lines: one object per row, its members
 // named by the columns in column order, numbers and booleans as JSON
 // numbers and booleans, and null where the API's text did not parse.
 func WriteTableJSONL(w io.Writer, t *Table) error {
-	keys := make([][]byte, len(t.Columns))
-	for i, c := range t.Columns {
-		q, _ := json.Marshal(c)
-		keys[i] = append(q, ':')
-	}
-	var line []byte
-	for _, row := range t.Rows {
-		line = append(line[:0], '{')
-		for i, v := range row {
-			if i > 0 {
-				line = append(line, ',')
-			}
-			line = append(line, keys[i]...)
-			line = v.appendJSON(line)
-		}
-		line = append(line, '}', '\n')
-		if _, err := w.Write(line); err != nil {
-			return fmt.Errorf("writing %s JSON lines: %w", t.Name, err)
-		}
-	}
-	return nil
+	return WriteRows(NewJSONLRowWriter(w, t.Name, t.Columns), t)
 }
 
 // ParseReporting reads a precincts reporting line, "33 of 121 (27.27%)",
@@ -190,6 +298,40 @@ const (
 	TableOffices    = "offices"
 	TableCandidates = "candidates"
 	TableTimeline   = "timeline"
+)
+
+// The columns of each table, in order.
+var (
+	resultsColumns = []Column{
+		{"line", KindText}, {"office_id", KindText}, {"office", KindText},
+		{"town_id", KindText}, {"town", KindText}, {"candidate_id", KindText},
+		{"candidate", KindText}, {"party", KindText}, {"votes", KindInt},
+		{"share_percent", KindFloat},
+	}
+	turnoutColumns = []Column{
+		{"town_id", KindText}, {"town", KindText}, {"precincts_reporting", KindInt},
+		{"precincts_total", KindInt}, {"eligible", KindInt}, {"voted", KindInt},
+		{"absentee_received", KindInt}, {"absentee_counted", KindInt},
+		{"edr_received", KindInt}, {"edr_counted", KindInt}, {"early_received", KindInt},
+		{"early_counted", KindInt}, {"turnout_percent", KindFloat},
+	}
+	questionsColumns = []Column{
+		{"town", KindText}, {"position", KindInt}, {"question", KindText}, {"yes", KindInt},
+		{"no", KindInt}, {"nth", KindText}, {"ntl", KindText},
+	}
+	precinctsColumns = []Column{
+		{"town_id", KindText}, {"town", KindText}, {"official", KindBool},
+		{"status", KindText}, {"precincts_reporting", KindInt}, {"precincts_total", KindInt},
+	}
+	officesColumns = []Column{
+		{"office_id", KindText}, {"office", KindText}, {"type", KindText}, {"order", KindInt},
+		{"district", KindInt}, {"district_text", KindText},
+	}
+	candidatesColumns = []Column{
+		{"candidate_id", KindText}, {"candidate", KindText}, {"party_id", KindText},
+		{"party", KindText}, {"party_name", KindText}, {"office_ids", KindText},
+		{"offices", KindText},
+	}
 )
 
 // SnapshotTables lists the tables made from one snapshot, in the order the
@@ -232,9 +374,7 @@ const (
 // and the party that candidacy's party. Codes LookupData lacks are kept
 // visible, as in Results.
 func ResultsTable(ed *snapshot.ElectionData, ld *snapshot.LookupData) *Table {
-	t := &Table{Name: TableResults, Columns: []string{
-		"line", "office_id", "office", "town_id", "town", "candidate_id", "candidate",
-		"party", "votes", "share_percent"}}
+	t := newTable(TableResults, resultsColumns)
 	add := func(line string, r *ResultRow) {
 		t.add(Text(line), Text(string(r.OfficeID)), Text(r.Office), Text(string(r.TownID)),
 			Text(r.Town), Text(string(r.CandidateID)), Text(r.Candidate), Text(r.Party),
@@ -260,10 +400,7 @@ func ResultsTable(ed *snapshot.ElectionData, ld *snapshot.LookupData) *Table {
 // the total included (its town_id is the key the API gives it). The early
 // voting columns are null before 2024, when the API did not have them.
 func TurnoutTable(ed *snapshot.ElectionData) *Table {
-	t := &Table{Name: TableTurnout, Columns: []string{
-		"town_id", "town", "precincts_reporting", "precincts_total", "eligible", "voted",
-		"absentee_received", "absentee_counted", "edr_received", "edr_counted",
-		"early_received", "early_counted", "turnout_percent"}}
+	t := newTable(TableTurnout, turnoutColumns)
 	for id, v := range ed.VoterTurnout.All() {
 		k, p := reportingValues(v.PrecinctsReporting)
 		t.add(Text(string(id)), Text(v.Name), k, p, CountValue(v.Eligible),
@@ -279,8 +416,7 @@ func TurnoutTable(ed *snapshot.ElectionData) *Table {
 // town name, "State Wide" included, each question with its position in
 // that town's list (from 1), text and counts.
 func QuestionsTable(ed *snapshot.ElectionData) *Table {
-	t := &Table{Name: TableQuestions, Columns: []string{
-		"town", "position", "question", "yes", "no", "nth", "ntl"}}
+	t := newTable(TableQuestions, questionsColumns)
 	for town, qs := range ed.BallotQuestions.All() {
 		for i, q := range qs {
 			t.add(Text(town), Int(int64(i+1)), Text(q.Question), CountValue(q.Yes),
@@ -294,8 +430,7 @@ func QuestionsTable(ed *snapshot.ElectionData) *Table {
 // its results are official, the status text as written, and its precincts
 // reporting, k of P.
 func PrecinctsTable(ed *snapshot.ElectionData, ld *snapshot.LookupData) *Table {
-	t := &Table{Name: TablePrecincts, Columns: []string{
-		"town_id", "town", "official", "status", "precincts_reporting", "precincts_total"}}
+	t := newTable(TablePrecincts, precinctsColumns)
 	for id, s := range ed.TownStatus.All() {
 		k, p := reportingValues(s.PrecinctsReporting)
 		t.add(Text(string(id)), Text(townName(ld, id)), BoolValue(s.Official()),
@@ -314,8 +449,7 @@ func townName(ld *snapshot.LookupData, id snapshot.TownID) string {
 
 // OfficesTable lists officeList in document order.
 func OfficesTable(ld *snapshot.LookupData) *Table {
-	t := &Table{Name: TableOffices, Columns: []string{
-		"office_id", "office", "type", "order", "district", "district_text"}}
+	t := newTable(TableOffices, officesColumns)
 	for _, o := range ld.Offices {
 		t.add(Text(string(o.ID)), Text(o.Name), Text(o.Type),
 			CountValue(snapshot.Count(o.Order)), CountValue(snapshot.Count(o.District)),
@@ -330,9 +464,7 @@ func OfficesTable(ld *snapshot.LookupData) *Table {
 // the candidate, in the order first met (statewide, then town by town,
 // then candidateGrouping), joined by "; ".
 func CandidatesTable(ed *snapshot.ElectionData, ld *snapshot.LookupData) *Table {
-	t := &Table{Name: TableCandidates, Columns: []string{
-		"candidate_id", "candidate", "party_id", "party", "party_name", "office_ids",
-		"offices"}}
+	t := newTable(TableCandidates, candidatesColumns)
 
 	// Which offices each candidate appears in, in the order met.
 	var order []snapshot.CandidateID

@@ -301,10 +301,48 @@ func TestTimelineEmptyAndLoadError(t *testing.T) {
 	}
 }
 
-// BenchmarkTimeline300 builds the timeline of a simulated 300-version
-// night ending with election 80's final results, from snapshots already in
-// memory: decoding every Electiondata.json is the cost.
-func BenchmarkTimeline300(b *testing.B) {
+// TestStreamTimeline checks that StreamTimeline gives Timeline's rows
+// and stops at the first error of emit.
+func TestStreamTimeline(t *testing.T) {
+	entries, load := recordedEntries(t, "80", versions80)
+	tab, err := Timeline(entries, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var streamed, whole bytes.Buffer
+	rw := NewCSVRowWriter(&streamed, TableTimeline, tab.Columns)
+	if err := StreamTimeline(entries, load, rw.WriteRow); err != nil {
+		t.Fatal(err)
+	}
+	if err := rw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteTableCSV(&whole, tab); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(streamed.Bytes(), whole.Bytes()) {
+		t.Errorf("StreamTimeline CSV differs from Timeline's: %s",
+			firstDifference(streamed.String(), whole.String()))
+	}
+
+	n := 0
+	stop := fmt.Errorf("enough")
+	err = StreamTimeline(entries, load, func([]Value) error {
+		n++
+		if n == 10 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 10 {
+		t.Errorf("StreamTimeline with emit failing at row 10 = %v after %d rows, want %v after 10",
+			err, n, stop)
+	}
+}
+
+// night300 simulates a 300-version night ending with election 80's final
+// results, as timeline entries over snapshots held in memory.
+func night300(b *testing.B) ([]TimelineEntry, func(TimelineEntry) (*snapshot.Snapshot, error)) {
 	raw := readMaybeGzip(b, filepath.Join("..", "testdata", "ct-archive", "80", "13392", "raw.json"))
 	_, edRaw, ldRaw, err := legacy.Split(raw)
 	if err != nil {
@@ -323,15 +361,136 @@ func BenchmarkTimeline300(b *testing.B) {
 		snaps[s.ID()] = s
 		entries = append(entries, TimelineEntry{ID: s.ID(), Meta: s.Meta})
 	}
-	load := func(e TimelineEntry) (*snapshot.Snapshot, error) { return snaps[e.ID], nil }
+	return entries, func(e TimelineEntry) (*snapshot.Snapshot, error) { return snaps[e.ID], nil }
+}
 
-	for b.Loop() {
+// BenchmarkTimeline300 writes the timeline of a simulated 300-version
+// night as CSV, from snapshots already in memory (decoding every
+// Electiondata.json is most of the cost): "table" builds the whole table
+// first, as Timeline does; "stream" writes rows as each snapshot is
+// decoded, as the export command does. The bytes allocated per op show
+// the difference in what is held; peak memory of the command is in the
+// README.
+func BenchmarkTimeline300(b *testing.B) {
+	entries, load := night300(b)
+	columns := make([]string, len(TimelineColumns))
+	for i, c := range TimelineColumns {
+		columns[i] = c.Name
+	}
+	b.Run("table", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			tab, err := Timeline(entries, load)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := WriteTableCSV(io.Discard, tab); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rw := NewCSVRowWriter(io.Discard, TableTimeline, columns)
+			if err := StreamTimeline(entries, load, rw.WriteRow); err != nil {
+				b.Fatal(err)
+			}
+			if err := rw.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// simulatedNight24 simulates a 4-version night ending with election 24's
+// recorded results, as timeline entries and a load function.
+func simulatedNight24(t *testing.T) ([]TimelineEntry, func(TimelineEntry) (*snapshot.Snapshot, error)) {
+	raw := readMaybeGzip(t, filepath.Join("..", "testdata", "ct-archive", "24", "42355", "raw.json"))
+	_, edRaw, ldRaw, err := legacy.Split(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	night, err := rehearsal.New(edRaw, ldRaw, rehearsal.Options{Versions: 4, Seed: 7,
+		Start: time.Date(2021, 11, 2, 20, 0, 0, 0, time.UTC), Interval: 10 * time.Minute,
+		FirstVersion: 500, VersionStep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps := map[snapshot.Hash]*snapshot.Snapshot{}
+	var entries []TimelineEntry
+	for step := range night.Steps() {
+		s := newSnapshot("24", step.Version, step.FetchedAt, step.ElectionData, step.LookupData)
+		s.Source = snapshot.Fetched
+		s.PrecinctsReporting = fmt.Sprintf("%d of 4", step.Index)
+		snaps[s.ID()] = s
+		entries = append(entries, TimelineEntry{ID: s.ID(), Meta: s.Meta})
+	}
+	return entries, func(e TimelineEntry) (*snapshot.Snapshot, error) { return snaps[e.ID], nil }
+}
+
+// TestTablesGoldenSimulated checks every table of a simulated night in
+// full: the snapshot tables of a version half way through the night,
+// when some towns have reported and others not, and the night's timeline
+// and snapshots tables.
+func TestTablesGoldenSimulated(t *testing.T) {
+	entries, load := simulatedNight24(t)
+	snap, err := load(entries[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookups := map[string]*snapshot.LookupData{}
+	ed, ld, err := decodeCached(snap, lookups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range SnapshotTables {
+		t.Run(name, func(t *testing.T) {
+			tab, _ := SnapshotTable(name, ed, ld)
+			checkColumns(t, tab)
+			csv, jsonl := render(t, tab)
+			checkGolden(t, "sim24-"+name+".csv", csv)
+			checkGolden(t, "sim24-"+name+".jsonl", jsonl)
+		})
+	}
+	t.Run(TableTimeline, func(t *testing.T) {
 		tab, err := Timeline(entries, load)
 		if err != nil {
-			b.Fatal(err)
+			t.Fatal(err)
 		}
-		if err := WriteTableCSV(io.Discard, tab); err != nil {
-			b.Fatal(err)
-		}
+		checkColumns(t, tab)
+		csv, jsonl := render(t, tab)
+		checkGolden(t, "sim24-timeline.csv", csv)
+		checkGolden(t, "sim24-timeline.jsonl", jsonl)
+	})
+	t.Run(TableSnapshots, func(t *testing.T) {
+		tab := SnapshotsTable(entries)
+		checkColumns(t, tab)
+		csv, jsonl := render(t, tab)
+		checkGolden(t, "sim24-snapshots.csv", csv)
+		checkGolden(t, "sim24-snapshots.jsonl", jsonl)
+	})
+}
+
+// TestRecordedElectionTablesGolden checks the timeline of recorded
+// election 24 in full, and the snapshots table of recorded election 80's
+// five versions, with a suspect reason on one of them.
+func TestRecordedElectionTablesGolden(t *testing.T) {
+	entries, load := recordedEntries(t, "24", []string{"42355"})
+	tab, err := Timeline(entries, load)
+	if err != nil {
+		t.Fatal(err)
 	}
+	csv, _ := render(t, tab)
+	checkGolden(t, "24-timeline.csv", csv)
+
+	entries, _ = recordedEntries(t, "80", versions80)
+	entries[2].Suspect = []string{"votes-down: office 13576 candidate 1", "version-reused: 1315"}
+	entries[2].PrecinctsReporting = "760 of 763 (99.61%)"
+	entries[4].PrecinctsReporting = "-"
+	tab = SnapshotsTable(entries)
+	checkColumns(t, tab)
+	csv, jsonl := render(t, tab)
+	checkGolden(t, "80-snapshots.csv", csv)
+	checkGolden(t, "80-snapshots.jsonl", jsonl)
 }

@@ -104,6 +104,18 @@ func RawJSON(snap *snapshot.Snapshot) ([]byte, error) {
 // keeping every row. Codes missing from the lookup data are summed up in
 // one call of warn (ctrunner parse lists them one by one).
 func ResultsCSV(snap *snapshot.Snapshot, warn func(string)) ([]byte, error) {
+	return resultsCSV(snap, false, warn)
+}
+
+// OldToolResultsCSV returns the results.csv the old tool itself wrote:
+// ResultsCSV without the rows it dropped, those whose town, candidate or
+// party the lookup data lacks or whose vote entry lacks a field (see
+// export.ResultRow.LegacyDropped). warn is called as by ResultsCSV.
+func OldToolResultsCSV(snap *snapshot.Snapshot, warn func(string)) ([]byte, error) {
+	return resultsCSV(snap, true, warn)
+}
+
+func resultsCSV(snap *snapshot.Snapshot, dropUnknown bool, warn func(string)) ([]byte, error) {
 	edRaw, _ := snap.File(snapshot.ElectionDataFile)
 	ldRaw, _ := snap.File(snapshot.LookupDataFile)
 	ed, err := snapshot.DecodeElectionData(edRaw)
@@ -121,9 +133,21 @@ func ResultsCSV(snap *snapshot.Snapshot, warn func(string)) ([]byte, error) {
 		if unknown == 1 {
 			what = "1 code is"
 		}
-		warn(fmt.Sprintf("election %s version %s: %s missing from the lookup data; "+
-			"their rows are kept with the codes (ctrunner parse lists them)",
-			snap.Election, snap.Version, what))
+		kept := "their rows are kept with the codes (ctrunner parse lists them)"
+		if dropUnknown {
+			kept = "their rows are left out, as the old tool did"
+		}
+		warn(fmt.Sprintf("election %s version %s: %s missing from the lookup data; %s",
+			snap.Election, snap.Version, what, kept))
+	}
+	if dropUnknown {
+		kept := rows[:0]
+		for _, r := range rows {
+			if !r.LegacyDropped() {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
 	}
 	var b bytes.Buffer
 	if err := export.WriteResultsCSV(&b, rows); err != nil {
