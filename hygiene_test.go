@@ -20,6 +20,7 @@ var allowed = map[string][]string{
 	"feed/feedtest": {"snapshot", "legacy", "feed"},
 	"store":         {"snapshot"},
 	"export":        {"snapshot"},
+	"chart":         {"snapshot", "export"},
 	"diff":          {"snapshot", "export"},
 	"rehearsal":     {"snapshot"},
 	"suspect":       {"snapshot"},
