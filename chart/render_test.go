@@ -194,7 +194,7 @@ func TestPercentTicks(t *testing.T) {
 func TestShorten(t *testing.T) {
 	for in, want := range map[string]string{
 		"Statewide": "Statewide",
-		"Michelle Louise Bicking and Cassandra A. Martineau (WI)": "Michelle Louise Bicking and Cassandra A.… (WI)",
+		"Michelle Louise Bicking and Cassandra A. Martineau (WI)":    "Michelle Louise Bicking and Cassandra A.… (WI)",
 		"A very long name without any party at the end of it at all": "A very long name without any party at the end…",
 	} {
 		if got := shorten(in); got != want {
