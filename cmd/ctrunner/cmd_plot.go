@@ -251,8 +251,12 @@ func runPlot(st store.Store, req plotRequest, s streams) error {
 	if err := writeFileAtomically(req.output, img.Bytes()); err != nil {
 		return err
 	}
-	s.warnf("wrote %s: %s, %s of election %s, %d snapshots", req.output, req.kind,
-		c.Subject, req.election, len(entries))
+	count := fmt.Sprintf("%d snapshots", len(entries))
+	if len(entries) == 1 {
+		count = "1 snapshot"
+	}
+	s.warnf("wrote %s: %s, %s of election %s, %s", req.output, req.kind, c.Subject,
+		req.election, count)
 	return nil
 }
 
