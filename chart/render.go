@@ -109,9 +109,12 @@ var glyphs = []draw.GlyphDrawer{
 	draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{},
 }
 
-// maxLabel is the longest legend label, in characters; longer names are
-// cut with an ellipsis (the party stays).
-const maxLabel = 46
+// labelLength is the longest legend label of an image width pixels
+// wide, in characters: about a quarter of the width, from 18 to 46
+// characters. Longer names are cut with an ellipsis (the party stays).
+func labelLength(width int) int {
+	return min(46, max(18, width/26))
+}
 
 // Render draws c as an image in the style s and writes it to w: a line
 // per Line with a marker at each snapshot, a legend to the right of the
@@ -157,9 +160,15 @@ func Render(w io.Writer, c *Chart, s Style) error {
 	dc := draw.Crop(draw.New(canvas), margin, -margin, margin, -margin)
 	legendWidth := leg.Rectangle(dc).Size().X
 	gap := vg.Points(14)
-	p.Draw(draw.Crop(dc, 0, -(legendWidth + gap), 0, 0))
-	titleHeight := p.Title.TextStyle.Height(p.Title.Text) + p.Title.Padding
-	leg.Draw(draw.Crop(dc, dc.Max.X-legendWidth-gap/2, -gap/2, 0, -(titleHeight + vg.Points(6))))
+	// The title spans the image, over the data and the legend, which is
+	// drawn to the right of the data.
+	heading := p.Title.TextStyle
+	heading.XAlign, heading.YAlign = draw.XCenter, draw.YTop
+	dc.FillText(heading, vg.Point{X: (dc.Min.X + dc.Max.X) / 2, Y: dc.Max.Y}, p.Title.Text)
+	below := -(heading.Height(p.Title.Text) + p.Title.Padding)
+	p.Title.Text = ""
+	p.Draw(draw.Crop(dc, 0, -(legendWidth + gap), 0, below))
+	leg.Draw(draw.Crop(dc, dc.Max.X-legendWidth-gap/2, -gap/2, 0, below-vg.Points(6)))
 
 	if _, err := canvas.WriteTo(w); err != nil {
 		return fmt.Errorf("writing %s image: %w", strings.ToUpper(string(s.Format)), err)
@@ -249,7 +258,7 @@ func newPlot(c *Chart, s Style, width vg.Length) (*plot.Plot, *plot.Legend, erro
 			dots.GlyphStyle.Color = color.Black
 		}
 		p.Add(line, dots)
-		leg.Add(shorten(l.Label()), line, dots)
+		leg.Add(shorten(l.Label(), labelLength(s.Width)), line, dots)
 		drawn++
 	}
 	if n := len(c.Omitted); n > 0 {
@@ -328,7 +337,7 @@ func title(c *Chart, s Style) string {
 
 // shorten cuts a legend label to maxLabel characters, keeping a final
 // party in parentheses.
-func shorten(label string) string {
+func shorten(label string, maxLabel int) string {
 	r := []rune(label)
 	if len(r) <= maxLabel {
 		return label

@@ -197,7 +197,7 @@ func TestShorten(t *testing.T) {
 		"Michelle Louise Bicking and Cassandra A. Martineau (WI)":    "Michelle Louise Bicking and Cassandra A.… (WI)",
 		"A very long name without any party at the end of it at all": "A very long name without any party at the end…",
 	} {
-		if got := shorten(in); got != want {
+		if got := shorten(in, 46); got != want {
 			t.Errorf("shorten(%q) = %q, want %q", in, got, want)
 		}
 	}
