@@ -21,6 +21,7 @@ var allowed = map[string][]string{
 	"store":         {"snapshot"},
 	"export":        {"snapshot"},
 	"export/sqlite": {"snapshot", "export"},
+	"chart":         {"snapshot", "export"},
 	"diff":          {"snapshot", "export"},
 	"rehearsal":     {"snapshot"},
 	"suspect":       {"snapshot"},

@@ -123,6 +123,7 @@ func newApp(io streams) *cli.App {
 			rollbackCommand(io),
 			replayCommand(io),
 			exportCommand(io),
+			plotCommand(io),
 		},
 	}
 	for _, c := range app.Commands {

@@ -29,6 +29,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"download", "-e", "80", "--api", "ftp://127.0.0.1/"}, exitUsage},
 		{[]string{"download", "-e", "x80", "--api", "http://127.0.0.1:1/"}, exitUsage},
 		{[]string{"log", "80", "extra", "--store", missing}, exitUsage},
+		{[]string{"plot", "shares", "80", "--store", missing}, exitUsage}, // no --output
+		{[]string{"plot", "shares", "80", "-o", "p.gif", "--store", missing}, exitUsage},
+		{[]string{"plot", "bars", "80", "-o", "p.png", "--store", missing}, exitUsage},
+		{[]string{"plot", "precincts", "80", "-o", "p.png", "--office", "1"}, exitUsage},
+		{[]string{"plot", "shares", "80", "-o", "p.png", "--x", "votes"}, exitUsage},
+		{[]string{"plot", "shares", "80", "-o", "p.png", "--store", missing}, exitFailure},
 	}
 	for _, tt := range tests {
 		_, stderr, code := runCLI(t, "", tt.args...)
