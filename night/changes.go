@@ -59,9 +59,9 @@ type Changes struct {
 	// ResultsOfficial is the election's new "results official" flag
 	// (reports.IO) when it changed, and nil otherwise.
 	ResultsOfficial *bool `json:"results_official,omitempty"`
-	// LeadChanges names, in ballot order, every office whose statewide
+	// LeadChanges are, in ballot order, the offices whose statewide
 	// leader changed (compared as Race.LeadChanged does).
-	LeadChanges []string `json:"lead_changes"`
+	LeadChanges []Office `json:"lead_changes"`
 	// Lookup and BallotQuestions count the changes of those sections.
 	Lookup          int `json:"lookup_changes"`
 	BallotQuestions int `json:"ballot_question_changes"`
@@ -70,8 +70,15 @@ type Changes struct {
 	Other []string `json:"other,omitempty"`
 }
 
+// Office names an office of the ballot. Several offices can share a name
+// (each town's Registrar of Voters).
+type Office struct {
+	ID   snapshot.OfficeID `json:"office_id"`
+	Name string            `json:"office"`
+}
+
 // summarize sums r up; leads are the offices whose leader changed.
-func summarize(r *diff.Report, leads []string) Changes {
+func summarize(r *diff.Report, leads []Office) Changes {
 	c := Changes{Identical: r.Identical, LeadChanges: leads}
 	for _, ch := range r.Summary {
 		switch ch.Field {
@@ -134,7 +141,8 @@ func summarize(r *diff.Report, leads []string) Changes {
 	return c
 }
 
-// maxLeadNames is how many offices the summary names in a lead change.
+// maxLeadNames is how many office names the summary gives for the lead
+// changes; the others are counted (offices of the same name once).
 const maxLeadNames = 3
 
 // Summary is the change on one line, such as "+12,345 ballots cast; votes
@@ -184,11 +192,23 @@ func (c Changes) parts() []string {
 	default:
 		parts = append(parts, "results no longer marked official")
 	}
-	if n := len(c.LeadChanges); n > 0 {
-		names := c.LeadChanges[:min(n, maxLeadNames)]
+	if len(c.LeadChanges) > 0 {
+		var names []string
+		seen := map[string]bool{}
+		more := 0
+		for _, o := range c.LeadChanges {
+			switch {
+			case seen[o.Name]:
+			case len(names) < maxLeadNames:
+				names = append(names, o.Name)
+			default:
+				more++
+			}
+			seen[o.Name] = true
+		}
 		s := "lead change: " + strings.Join(names, ", ")
-		if n > maxLeadNames {
-			s += fmt.Sprintf(" (+%d more)", n-maxLeadNames)
+		if more > 0 {
+			s += fmt.Sprintf(" (+%d more)", more)
 		}
 		parts = append(parts, s)
 	}

@@ -158,9 +158,9 @@ func (d *decoded) race(id snapshot.OfficeID, prev *decoded, hasPrev bool) Race {
 	return out
 }
 
-// leadChanges names the offices whose statewide leader differs between
+// leadChanges lists the offices whose statewide leader differs between
 // prev and d (both having one), in ballot order.
-func (d *decoded) leadChanges(prev *decoded) []string {
+func (d *decoded) leadChanges(prev *decoded) []Office {
 	var ids []snapshot.OfficeID
 	for id := range d.ed.StateVotes.All() {
 		before, now := prev.raceOf(id).leader, d.raceOf(id).leader
@@ -171,11 +171,11 @@ func (d *decoded) leadChanges(prev *decoded) []string {
 	slices.SortStableFunc(ids, func(a, b snapshot.OfficeID) int {
 		return cmp.Compare(d.rank(a), d.rank(b))
 	})
-	names := make([]string, len(ids))
+	offices := make([]Office, len(ids))
 	for i, id := range ids {
-		names[i] = d.raceOf(id).name
+		offices[i] = Office{ID: id, Name: d.raceOf(id).name}
 	}
-	return names
+	return offices
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }

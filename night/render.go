@@ -121,7 +121,7 @@ func WriteJSON(w io.Writer, s *Step) error {
 	}
 	c := s.Changes
 	if c.LeadChanges == nil {
-		c.LeadChanges = []string{}
+		c.LeadChanges = []Office{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
