@@ -70,6 +70,9 @@ func Open(src Source, election snapshot.ElectionID, opts Options) (*Night, error
 	if err != nil {
 		return nil, err
 	}
+	if len(log) == 0 {
+		return nil, fmt.Errorf("election %s has no snapshots", election)
+	}
 	all := slices.Clone(log)
 	slices.Reverse(all)
 

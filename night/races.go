@@ -66,7 +66,7 @@ type race struct {
 	leader    string     // who leads, "" without votes; "tie: A, B" for a tie
 }
 
-// race returns where office id stands in d, computed once per snapshot.
+// raceOf returns where office id stands in d, computed once per snapshot.
 func (d *decoded) raceOf(id snapshot.OfficeID) *race {
 	if r, ok := d.standing[id]; ok {
 		return r
