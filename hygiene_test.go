@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"watch":         {"snapshot", "feed", "store", "suspect", "polls"},
 	"publish":       {"snapshot", "legacy", "export"},
 	"replay":        {"snapshot", "store"},
+	"night":         {"snapshot", "store", "diff"},
 	"cmd/ctrunner":  {"*"},
 	"cmd/fakect":    {"feed/feedtest", "legacy", "snapshot"},
 }

@@ -19,15 +19,35 @@ import (
 func replayCommand(io streams) *cli.Command {
 	return &cli.Command{
 		Name:      "replay",
-		Usage:     "serve the archive again as the API, on the clock of a recorded night",
-		ArgsUsage: "--serve ADDR [ELECTION...]",
-		Description: "Serves the snapshots of --store (of the ELECTIONs given, default all) at the\n" +
-			"API's own paths on a loopback address, byte for byte as archived. A clock\n" +
-			"runs through their recorded fetch times, --speed times faster than on the\n" +
-			"night, from --start (a time or a snapshot ID; default the first snapshot):\n" +
-			"each election serves its latest snapshot fetched by the clock's time, and\n" +
-			"every version passed stays downloadable. Point ctrunner archive or watch at\n" +
-			"it with --api.\n" +
+		Usage:     "print an election's night as it arrived, or serve the archive again as the API",
+		ArgsUsage: "ELECTION | --serve ADDR [ELECTION...]",
+		Description: "Without --serve, prints the night of ELECTION as it arrived: for each\n" +
+			"snapshot in the order archived, its fetch time (Eastern; --utc for UTC),\n" +
+			"version and precincts reporting, a line per followed office (the leader,\n" +
+			"party, votes, share and margin over the runner-up in votes and points,\n" +
+			"LEAD CHANGE when someone else led before), and one line on what changed\n" +
+			"since the snapshot before. Suspect snapshots say SUSPECT with the reasons.\n" +
+			"--office follows an office ID, an office's name, or every office whose\n" +
+			"name holds the text (any case); repeat it or give a comma list. The\n" +
+			"default is the top of the ballot: the office with statewide votes that\n" +
+			"comes first in the lookup data's display order. A candidate on several\n" +
+			"party lines counts once, all lines added up.\n" +
+			"\n" +
+			"--speed N waits the recorded gaps between fetch times divided by N;\n" +
+			"--no-wait prints at once. Without either it waits the real gaps when stdout\n" +
+			"is a terminal and prints at once otherwise. --from and --to keep the\n" +
+			"snapshots fetched in that range (RFC 3339, or 2022-11-08 21:30 in Eastern\n" +
+			"time); the first one printed is still compared with the snapshot before\n" +
+			"it. --json prints one JSON object per snapshot and line. Ctrl-C stops.\n" +
+			"\n" +
+			"With --serve, serves the snapshots of --store (of the ELECTIONs given,\n" +
+			"default all) at the API's own paths on a loopback address, byte for byte\n" +
+			"as archived. A clock runs through their recorded fetch times, --speed\n" +
+			"times faster than on the night, from --start (a time or a snapshot ID;\n" +
+			"default the first snapshot): each election serves its latest snapshot\n" +
+			"fetched by the clock's time, and every version passed stays downloadable.\n" +
+			"Point ctrunner archive or watch at it with --api. The printing flags do\n" +
+			"not go with --serve, nor --start and --paused without it.\n" +
 			"\n" +
 			"Prints the base URL on stdout and serves until interrupted. The clock and\n" +
 			"faults are controlled over HTTP:\n" +
@@ -51,11 +71,23 @@ func replayCommand(io streams) *cli.Command {
 			},
 			&cli.StringFlag{
 				Name:  "start",
-				Usage: "where the clock starts: a time (RFC 3339) or a snapshot ID",
+				Usage: "--serve: where the clock starts: a time (RFC 3339) or a snapshot ID",
 			},
-			&cli.BoolFlag{Name: "paused", Usage: "start with the clock paused"},
+			&cli.BoolFlag{Name: "paused", Usage: "--serve: start with the clock paused"},
+			&cli.StringSliceFlag{
+				Name:  "office",
+				Usage: "print: follow this office: an ID or (part of) its name; repeatable",
+			},
+			&cli.BoolFlag{Name: "no-wait", Usage: "print: print every snapshot at once"},
+			&cli.StringFlag{Name: "from", Usage: "print: start at this fetch time"},
+			&cli.StringFlag{Name: "to", Usage: "print: stop after this fetch time"},
+			&cli.BoolFlag{Name: "json", Usage: "print: one JSON object per snapshot"},
+			&cli.BoolFlag{Name: "utc", Usage: "print: show times in UTC"},
 		},
 		Action: func(c *cli.Context) error {
+			if !c.IsSet("serve") {
+				return runReplayPrint(c, io)
+			}
 			return runReplay(c, io)
 		},
 	}
@@ -63,9 +95,10 @@ func replayCommand(io streams) *cli.Command {
 
 func runReplay(c *cli.Context, io streams) error {
 	addr := c.String("serve")
-	if addr == "" {
-		return usagef("replay: give --serve ADDR, e.g. --serve 127.0.0.1:8090 " +
-			"(printing a replay without serving it is not done yet)")
+	for _, name := range printFlags {
+		if c.IsSet(name) {
+			return usagef("replay: --%s is for printing a night and does not go with --serve", name)
+		}
 	}
 	if err := feedtest.CheckLoopback(addr); err != nil {
 		return usagef("replay: --serve: %v", err)
