@@ -98,7 +98,7 @@ func parseLogIndex(data []byte) ([]indexRecord, int64) {
 	// Keep the records up to the first whose content does not hash to its
 	// name.
 	bad := make([]bool, len(records))
-	eachRecord(len(records), func(i int) error {
+	inParallel(len(records), func(i int) error {
 		bad[i] = commitHash(records[i].content) != records[i].hash
 		return nil
 	})
@@ -111,10 +111,10 @@ func parseLogIndex(data []byte) ([]indexRecord, int64) {
 	return records, int64(size)
 }
 
-// eachRecord calls fn for 0 ≤ i < n on every CPU (listing thousands of
+// inParallel calls fn for 0 ≤ i < n on every CPU (listing thousands of
 // snapshots is mostly checking and parsing their records) and returns the
-// errors fn returned.
-func eachRecord(n int, fn func(i int) error) error {
+// errors fn returned. Each worker stops at its first error.
+func inParallel(n int, fn func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), 1+n/1000)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
@@ -206,7 +206,7 @@ func parseIndexedCommit(r indexRecord) (parsedCommit, error) {
 // parseIndexedCommits parses records.
 func parseIndexedCommits(records []indexRecord) ([]parsedCommit, error) {
 	parsed := make([]parsedCommit, len(records))
-	err := eachRecord(len(records), func(i int) error {
+	err := inParallel(len(records), func(i int) error {
 		var err error
 		parsed[i], err = parseIndexedCommit(records[i])
 		return err

@@ -369,7 +369,7 @@ func (b *zstdBatch) commit() error {
 		return fmt.Errorf("appending to journal: %w", err)
 	}
 	for _, p := range b.pending {
-		rec, _, err := parseZstdRecord(p.body, z.format)
+		rec, _, err := parseZstdRecord(p.body, z.format, nil)
 		if err != nil {
 			return err // cannot happen: the record was just encoded
 		}
