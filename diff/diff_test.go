@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"ctrunner/legacy"
+	"ctrunner/rehearsal"
 	"ctrunner/snapshot"
 )
 
@@ -385,4 +388,81 @@ func BenchmarkDecodeCompare_80(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestCompare_Simulated compares steps of simulated nights (package
+// rehearsal): two early steps of election 80, where leads still change
+// and towns come in, and the last step and the whole night of the smaller
+// election 24.
+func TestCompare_Simulated(t *testing.T) {
+	tests := []struct {
+		election, version string
+		from, to          int
+	}{
+		{"80", "13392", 1, 2},
+		{"24", "42355", 10, 11},
+		{"24", "42355", 0, 11},
+	}
+	for _, tt := range tests {
+		name := "sim" + tt.election + "_" + itoa(tt.from) + "_" + itoa(tt.to)
+		t.Run(name, func(t *testing.T) {
+			night := simulatedNight(t, tt.election, tt.version)
+			r, err := Compare(nightStep(t, night, tt.from), nightStep(t, night, tt.to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Identical {
+				t.Errorf("steps %d and %d of a night compare identical", tt.from, tt.to)
+			}
+			checkAllGolden(t, name, r)
+		})
+	}
+}
+
+// simulatedNight makes a night of 12 versions that ends with a recorded
+// version.
+func simulatedNight(t *testing.T, election, version string) *rehearsal.Night {
+	t.Helper()
+	var raw []byte
+	if gz := filepath.Join("..", "testdata", "ct-archive", election, version, "raw.json.gz"); fileExists(gz) {
+		raw = recordedRaw(t, election, version)
+	} else {
+		var err error
+		if raw, err = os.ReadFile(filepath.Join("..", "testdata", "ct-archive", election, version,
+			"raw.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, ed, ld, err := legacy.Split(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	night, err := rehearsal.New(ed, ld, rehearsal.Options{
+		Versions: 12, Seed: 1, Interval: 5 * time.Minute, FirstVersion: 1000, VersionStep: 3,
+		Start: time.Date(2022, 11, 9, 1, 0, 0, 0, time.UTC),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return night
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// nightStep decodes step i of a night as an Input.
+func nightStep(t *testing.T, night *rehearsal.Night, i int) Input {
+	t.Helper()
+	s := night.Step(i)
+	e, err := snapshot.DecodeElectionData(s.ElectionData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := snapshot.DecodeLookupData(s.LookupData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Input{Label: "step " + itoa(i), Version: s.Version, Election: e, Lookup: l}
 }
