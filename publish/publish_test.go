@@ -104,8 +104,11 @@ func TestWriteNeverMixes(t *testing.T) {
 
 	// Old folders go once their grace period is over; the one just
 	// replaced starts its own.
-	time.Sleep(150 * time.Millisecond)
-	_, err := Write(dir, snaps[3], time.Now(), Options{Grace: 100 * time.Millisecond})
+	// The folders the loop replaced are all older than a second then; the
+	// one this write replaces has its grace period start as it is
+	// replaced, a second being ample for this write to get to the clean-up.
+	time.Sleep(1200 * time.Millisecond)
+	_, err := Write(dir, snaps[3], time.Now(), Options{Grace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,9 @@ type Source string
 const (
 	Fetched  Source = "fetched"
 	Imported Source = "imported"
+	// Simulated marks a made-up night of ctrunner simulate, so that it
+	// can never pass for a real one.
+	Simulated Source = "simulated"
 )
 
 // File is one raw document of a snapshot.

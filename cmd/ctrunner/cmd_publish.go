@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -35,7 +39,9 @@ func publishCommand(io streams) *cli.Command {
 		Description: "Records in the store that REF (80, 80@13392, 80~1 or a snapshot ID\n" +
 			"prefix) is its election's published snapshot, with reason \"publish\".\n" +
 			"With --publish-dir, DIR/{id}/raw.json and results.csv are swapped to it\n" +
-			"atomically; --on-publish runs a command afterwards, as for watch. Prints\n" +
+			"atomically; without it, the publish folder ctrunner watch last used with\n" +
+			"this store is (--publish-dir '' leaves it alone). --on-publish runs a\n" +
+			"command afterwards, as for watch. Prints\n" +
 			"one line on stdout. A suspect snapshot is published all the same, with a\n" +
 			"note on stderr.",
 		Flags: publishFlags(),
@@ -64,9 +70,9 @@ func rollbackCommand(io streams) *cli.Command {
 		Usage:     "publish an election's previously published snapshot again",
 		ArgsUsage: "ELECTION",
 		Description: "Publishes again the snapshot that was published before the current one\n" +
-			"(the newest earlier publication of another snapshot), or the snapshot\n" +
-			"--to names, with reason \"rollback\". Rolling back twice therefore\n" +
-			"returns to where it started; use --to to go further back. --publish-dir\n" +
+			"(the newest earlier publication of a snapshot older than the current\n" +
+			"one), or the snapshot --to names, with reason \"rollback\". Rolling back\n" +
+			"again goes further back; ctrunner publish goes forward. --publish-dir\n" +
 			"and --on-publish work as for publish. Prints one line on stdout.",
 		Flags: append(publishFlags(), &cli.StringFlag{Name: "to",
 			Usage: "the snapshot to publish (REF; default: the previous publication)"}),
@@ -141,14 +147,55 @@ func rollbackTarget(st store.Store, id snapshot.ElectionID, ref string) (store.E
 	if err != nil {
 		return store.Entry{}, err
 	}
+	log, err := st.Log(id)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	// age orders snapshots by their place in the log, oldest first.
+	age := map[string]int{}
+	for i, e := range log {
+		age[e.Commit] = len(log) - i
+	}
+	current := age[pubs[0].Entry.Commit]
 	for _, p := range pubs[1:] {
-		if p.Entry.ID != pubs[0].Entry.ID {
+		if age[p.Entry.Commit] < current {
 			return p.Entry, nil
 		}
 	}
-	return store.Entry{}, fmt.Errorf("election %s has only ever had snapshot %s "+
+	return store.Entry{}, fmt.Errorf("election %s has had no snapshot older than %s "+
 		"published; give the snapshot to roll back to with --to REF", id,
 		pubs[0].Entry.ID.Short())
+}
+
+// publishDirFile, in the store folder, names the publish folder that
+// ctrunner watch last published to, so that publish and rollback swap it
+// too.
+const publishDirFile = "ctrunner-publish-dir"
+
+// rememberPublishDir records dir as the store's publish folder.
+func rememberPublishDir(storeDir, dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomically(filepath.Join(storeDir, publishDirFile), func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, abs)
+		return err
+	})
+}
+
+// rememberedPublishDir returns the publish folder recorded in the store
+// folder, if it still exists.
+func rememberedPublishDir(storeDir string) string {
+	data, err := os.ReadFile(filepath.Join(storeDir, publishDirFile))
+	if err != nil {
+		return ""
+	}
+	dir := strings.TrimSpace(string(data))
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return dir
 }
 
 // publishEntry records the publication of e, then rewrites the publish
@@ -161,6 +208,13 @@ func publishEntry(c *cli.Context, io streams, st store.Store, e store.Entry,
 			e.ID.Short(), e.Suspect[0])
 	}
 	out := publishTargets(c, io)
+	if !c.IsSet("publish-dir") {
+		if dir := rememberedPublishDir(c.String("store")); dir != "" {
+			io.warnf("also swapping publish folder %s, which ctrunner watch publishes to "+
+				"(--publish-dir '' leaves it as it is)", dir)
+			out.dir = dir
+		}
+	}
 	var snap *snapshot.Snapshot
 	if out.dir != "" || out.hook.Command != "" {
 		var err error

@@ -295,7 +295,7 @@ func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 				Election:   target,
 				Version:    step.Version,
 				FetchedAt:  step.FetchedAt,
-				Source:     snapshot.Fetched,
+				Source:     snapshot.Simulated,
 				SourceURL:  sourceURL,
 				TimeSource: "simulated",
 			}, []snapshot.File{

@@ -129,6 +129,11 @@ func runWatch(c *cli.Context, io streams) error {
 	if err != nil {
 		return err
 	}
+	if pd := c.String("publish-dir"); pd != "" {
+		if err := rememberPublishDir(dir, pd); err != nil {
+			return fmt.Errorf("recording the publish folder in %s: %w", dir, err)
+		}
+	}
 	defer journal.Close()
 	opts.Journal = journal
 

@@ -124,8 +124,9 @@ func TestWatchNight(t *testing.T) {
 	checkPublished(t, pub, versions[7])
 
 	// Roll back: the previous publication (the suspect version was never
-	// published) is the new published snapshot everywhere.
-	out := mustCtrunner(t, "rollback", "24", "--store", dir, "--publish-dir", pub)
+	// published) is the new published snapshot everywhere, the publish
+	// folder watch used included, without naming it again.
+	out := mustCtrunner(t, "rollback", "24", "--store", dir)
 	want := fmt.Sprintf("election 24 version %s: published ", versions[6])
 	if !strings.HasPrefix(out, want) {
 		t.Errorf("rollback printed %q, want %q…", out, want)
@@ -139,6 +140,14 @@ func TestWatchNight(t *testing.T) {
 		status.Published.Reason != "rollback" {
 		t.Errorf("status after rollback: published %+v, want version %s by rollback",
 			status.Published, versions[6])
+	}
+	checkPublished(t, pub, versions[6])
+
+	// Rolling back again goes further back, and leaves the folder alone
+	// when told to.
+	out = mustCtrunner(t, "rollback", "24", "--store", dir, "--publish-dir", "")
+	if want := fmt.Sprintf("election 24 version %s: published ", versions[4]); !strings.HasPrefix(out, want) {
+		t.Errorf("second rollback printed %q, want %q…", out, want)
 	}
 	checkPublished(t, pub, versions[6])
 }
