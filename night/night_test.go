@@ -555,3 +555,21 @@ func TestCrossEndorsedLeaderKeepsLead(t *testing.T) {
 		t.Errorf("told %d snapshots, want 4", steps)
 	}
 }
+
+// TestSlowSpeed checks that a speed so slow that a gap, divided by it,
+// exceeds the longest time.Duration still waits (the longest), rather
+// than overflowing into no wait at all.
+func TestSlowSpeed(t *testing.T) {
+	src := simulated(t, 3, 3)
+	clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	n, err := Open(src, "80", Options{Speed: 1e-12, Now: clock.Now, Sleep: clock.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Play(context.Background(), func(*Step) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(clock.sleeps) == 0 || clock.sleeps[0] <= 0 {
+		t.Errorf("Play at speed 1e-12 slept %v, want the longest waits", clock.sleeps)
+	}
+}
