@@ -253,6 +253,9 @@ func TestSharesOffice(t *testing.T) {
 			`"Representative in Congress 01", "Representative in Congress 02", ` +
 			`"Representative in Congress 03", and 2 more`},
 		{office: "Mayor", err: `no office of election 80 with statewide votes has ID or name "Mayor"`},
+		// One town's registrars are one office of many with that name.
+		{office: "registrar of voters", err: `offices of election 80 are named ` +
+			`"Registrar of Voters" (IDs `},
 	} {
 		c, err := Shares(newest, n.load, ShareOptions{Office: tc.office})
 		if tc.err != "" {

@@ -202,3 +202,26 @@ func TestShorten(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeTicksDST checks that an axis across the end of daylight saving
+// time, whose clock shows 1:00 AM twice, tells the two apart.
+func TestTimeTicksDST(t *testing.T) {
+	lo := time.Date(2022, 11, 6, 0, 30, 0, 0, Eastern)
+	hi := lo.Add(2*time.Hour + 5*time.Minute) // 1:35 AM EST
+	var labels []string
+	for _, tick := range (timeTicks{loc: Eastern, max: 6}).Ticks(unixSeconds(lo), unixSeconds(hi)) {
+		if tick.Label != "" {
+			labels = append(labels, tick.Label)
+		}
+	}
+	seen := map[string]bool{}
+	for _, l := range labels {
+		if seen[l] {
+			t.Errorf("ticks of 12:30 AM EDT to 1:35 AM EST: label %q twice in %q", l, labels)
+		}
+		seen[l] = true
+	}
+	if len(labels) == 0 || !strings.Contains(labels[len(labels)-1], "EST") {
+		t.Errorf("ticks of 12:30 AM EDT to 1:35 AM EST = %q, want the zone named", labels)
+	}
+}

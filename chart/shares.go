@@ -22,9 +22,9 @@ var ErrUnknownOffice = errors.New("unknown office")
 // ShareOptions choose the office of a shares chart and how many of its
 // candidacies to draw.
 type ShareOptions struct {
-	// Office is an office ID, an office's name, or a part of a name that
-	// only one office's name contains (any letter case); "" chooses the
-	// top of the ballot (see TopOffice).
+	// Office is an office ID, an office's name that no other office has,
+	// or a part of a name that only one office's name contains (any letter
+	// case); "" chooses the top of the ballot (see TopOffice).
 	Office string
 	// MaxLines is the most candidacies drawn: those with the most votes
 	// in the newest snapshot. 0 draws them all.
@@ -305,9 +305,33 @@ func pickOffice(want string, withVotes []snapshot.OfficeID, ld *snapshot.LookupD
 		candidates = append(candidates, o)
 	}
 	for _, o := range candidates {
-		if string(o.ID) == want || strings.EqualFold(o.Name, want) {
+		if string(o.ID) == want {
 			return o, nil
 		}
+	}
+	var named []snapshot.Office
+	for _, o := range candidates {
+		if strings.EqualFold(o.Name, want) {
+			named = append(named, o)
+		}
+	}
+	switch len(named) {
+	case 0:
+	case 1:
+		return named[0], nil
+	default:
+		// Several offices share the name (each town's Registrar of
+		// Voters): only an ID tells them apart.
+		ids := make([]string, 0, 4)
+		for _, o := range named[:min(len(named), 3)] {
+			ids = append(ids, string(o.ID))
+		}
+		if len(named) > 3 {
+			ids = append(ids, fmt.Sprintf("and %d more", len(named)-3))
+		}
+		return snapshot.Office{}, fmt.Errorf("%w: %d offices of election %s are named %q "+
+			"(IDs %s); give the ID of one", ErrUnknownOffice, len(named), election,
+			named[0].Name, strings.Join(ids, ", "))
 	}
 	var matches []snapshot.Office
 	for _, o := range candidates {

@@ -12,8 +12,9 @@ import (
 // timeTicks marks a time axis whose values are Unix seconds with round
 // clock times in loc: at most max labelled ticks, a minor tick halfway
 // between two labelled ones. A label is the time of day ("9:30 PM", with
-// seconds when the ticks are less than a minute apart); the first label
-// and every label on a new day also carry the date on a second line.
+// seconds when the ticks are less than a minute apart, with the zone when
+// the axis spans a change of daylight saving time); the first label and
+// every label on a new day also carry the date on a second line.
 type timeTicks struct {
 	loc *time.Location
 	max int
@@ -49,6 +50,12 @@ func (tt timeTicks) Ticks(min, max float64) []plot.Tick {
 		}
 	}
 
+	// Across a change of daylight saving time the clock repeats or skips
+	// an hour: the labels then name the zone (EDT, EST).
+	zone := ""
+	if lo.Format("MST") != hi.Format("MST") {
+		zone = " MST"
+	}
 	var ticks []plot.Tick
 	lastDay := ""
 	for t := first; !t.After(hi); t = t.Add(step) {
@@ -61,9 +68,9 @@ func (tt timeTicks) Ticks(min, max float64) []plot.Tick {
 		case step >= 24*time.Hour:
 			label = t.Format("Jan 2")
 		case step < time.Minute:
-			label = t.Format("3:04:05 PM")
+			label = t.Format("3:04:05 PM" + zone)
 		default:
-			label = t.Format("3:04 PM")
+			label = t.Format("3:04 PM" + zone)
 		}
 		if day != lastDay && step < 24*time.Hour {
 			label += "\n" + day

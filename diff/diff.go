@@ -79,7 +79,9 @@ func (c *Change) magnitude() int64 {
 //	                 (candidate), Party; Field "votes"
 //	OfficePrecincts  Office; Field "precincts_reporting"
 //	Leads            Office, Town; Field "leader"; From and To are the leading
-//	                 candidates ("tie: A, B" for a tie)
+//	                 candidates ("tie: A, B" for a tie), each person's party
+//	                 lines added up and named by their strongest line
+//	                 ("Ned Lamont (D)")
 //	Towns            Town; Field "reported" (Added: the town newly reported,
 //	                 Removed: it vanished from the counts), "status" or
 //	                 "precincts_reporting"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -465,4 +466,47 @@ func nightStep(t *testing.T, night *rehearsal.Night, i int) Input {
 		t.Fatal(err)
 	}
 	return Input{Label: "step " + itoa(i), Version: s.Version, Election: e, Lookup: l}
+}
+
+// TestCompare_CrossEndorsedLead checks that a person on two party lines
+// who leads before and after has not lost the lead when their other line
+// overtakes the first, and that a lead taken by the sum of a person's
+// lines is one.
+func TestCompare_CrossEndorsedLead(t *testing.T) {
+	lookup := strings.Replace(smallLookup, `"200": {"NM": "Bob Baker", "P": "2"}`,
+		`"200": {"NM": "Bob Baker", "P": "2"}, "101": {"NM": "Ann Able", "P": "3"}`, 1)
+	lookup = strings.Replace(lookup, `"2": {"CD": "R", "NM": "Republican"}`,
+		`"2": {"CD": "R", "NM": "Republican"}, "3": {"CD": "WF", "NM": "Working Families"}`, 1)
+	election := func(d, wf, r string) string {
+		votes := `[{"100": {"V": "` + d + `", "TO": "0"}}, {"101": {"V": "` + wf + `", "TO": "0"}},
+		           {"200": {"V": "` + r + `", "TO": "0"}}]`
+		return `{"election": {"ID": "7", "BC": "100", "PR": "1 of 3"},
+		 "townStatus": {"1": {"TS": "( *Unofficial Results )", "PR": "1 of 1 (100.00%)"}},
+		 "townVotes": {"1": {"10": ` + votes + `}}, "stateVotes": {"10": ` + votes + `}}`
+	}
+	for _, tt := range []struct {
+		name     string
+		from, to [3]string
+		leads    []string // From -> To of each lead change
+	}{
+		{"lines swap", [3]string{"50", "10", "30"}, [3]string{"50", "70", "30"}, nil},
+		{"lines tie", [3]string{"50", "10", "30"}, [3]string{"50", "50", "30"}, nil},
+		{"sum overtakes", [3]string{"30", "10", "50"}, [3]string{"30", "30", "50"},
+			[]string{"Bob Baker (R) -> Ann Able (D)", "Bob Baker (R) -> Ann Able (D)"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Compare(small(t, 1, election(tt.from[0], tt.from[1], tt.from[2]), lookup),
+				small(t, 2, election(tt.to[0], tt.to[1], tt.to[2]), lookup))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var leads []string
+			for _, ch := range r.Leads {
+				leads = append(leads, ch.From+" -> "+ch.To)
+			}
+			if !slices.Equal(leads, tt.leads) {
+				t.Errorf("lead changes %q, want %q", leads, tt.leads)
+			}
+		})
+	}
 }

@@ -23,50 +23,88 @@ type raceKey struct {
 	town   snapshot.TownID
 }
 
-// leader is who leads one race.
+// leader is who leads one race: the people with the most votes, each
+// person's party lines added up (a cross-endorsed candidate is one person
+// on several lines, named alike), so that a person's lines overtaking one
+// another is no change of leader.
 type leader struct {
+	people map[string]*person // by name
+	order  []*person          // in the order of the documents
+	first  *export.ResultRow  // the race's first row, naming office and town
+}
+
+// person is one candidate in one race, over all their party lines.
+type person struct {
+	name  string
 	votes int64
-	rows  []*export.ResultRow // the candidates with the most votes
+	party string // the party of their line with the most votes
+	best  int64  // that line's votes
+	lines int
 }
 
 func (l *leader) add(r *export.ResultRow) {
+	if l.people == nil {
+		l.people, l.first = map[string]*person{}, r
+	}
+	p := l.people[r.Candidate]
+	if p == nil {
+		p = &person{name: r.Candidate}
+		l.people[r.Candidate] = p
+		l.order = append(l.order, p)
+	}
 	n, ok := r.Votes.Int()
-	switch {
-	case !ok || n <= 0 || n < l.votes:
-	case n > l.votes:
-		l.votes, l.rows = n, append(l.rows[:0], r)
-	default:
-		l.rows = append(l.rows, r)
+	if !ok {
+		n = 0
 	}
+	p.votes += n
+	if p.lines == 0 || n > p.best {
+		p.party, p.best = r.Party, n
+	}
+	p.lines++
 }
 
-// key identifies the leading candidates, so a change of leader shows.
+// top returns the people with the most votes, none while nobody has a
+// vote.
+func (l *leader) top() []*person {
+	var top []*person
+	for _, p := range l.order {
+		switch {
+		case p.votes <= 0 || len(top) > 0 && p.votes < top[0].votes:
+		case len(top) > 0 && p.votes == top[0].votes:
+			top = append(top, p)
+		default:
+			top = append(top[:0], p)
+		}
+	}
+	return top
+}
+
+// key identifies the leading people, so a change of leader shows.
 func (l *leader) key() string {
-	ids := make([]string, len(l.rows))
-	for i, r := range l.rows {
-		ids[i] = string(r.CandidateID)
+	top := l.top()
+	names := make([]string, len(top))
+	for i, p := range top {
+		names[i] = p.name
 	}
-	slices.Sort(ids)
-	return strings.Join(ids, ",")
+	slices.Sort(names)
+	return strings.Join(names, "\x00")
 }
 
-// String names the leading candidates.
+// String names the leading people, each with the party of their
+// strongest line.
 func (l *leader) String() string {
-	names := make([]string, len(l.rows))
-	for i, r := range l.rows {
-		names[i] = candidateLabel(r)
+	top := l.top()
+	names := make([]string, len(top))
+	for i, p := range top {
+		names[i] = p.name
+		if p.party != "" {
+			names[i] += " (" + p.party + ")"
+		}
 	}
 	if len(names) == 1 {
 		return names[0]
 	}
 	return "tie: " + strings.Join(names, ", ")
-}
-
-func candidateLabel(r *export.ResultRow) string {
-	if r.Party == "" {
-		return r.Candidate
-	}
-	return r.Candidate + " (" + r.Party + ")"
 }
 
 // indexRows keys the result rows of one side and finds each race's leader.
@@ -136,10 +174,14 @@ func (c *comparer) votes() {
 
 	for _, race := range racesB {
 		la, lb := leadersA[race], leadersB[race]
-		if la == nil || len(la.rows) == 0 || len(lb.rows) == 0 || la.key() == lb.key() {
+		if la == nil {
 			continue
 		}
-		r := lb.rows[0]
+		ka, kb := la.key(), lb.key()
+		if ka == "" || kb == "" || ka == kb {
+			continue
+		}
+		r := lb.first
 		c.r.Leads = append(c.r.Leads, Change{
 			Kind: Changed, OfficeID: r.OfficeID, Office: r.Office, TownID: r.TownID,
 			Town: r.Town, Field: "leader", From: la.String(), To: lb.String(),

@@ -12,6 +12,7 @@ package night
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -164,7 +165,7 @@ func (n *Night) Play(ctx context.Context, emit func(*Step) error) error {
 				start = now()
 			} else {
 				gap := e.FetchedAt.Sub(n.entries[n.told].FetchedAt)
-				due := start.Add(time.Duration(float64(gap) / n.opts.Speed))
+				due := start.Add(scaled(gap, n.opts.Speed))
 				if wait := due.Sub(now()); wait > 0 {
 					if err := sleep(ctx, wait); err != nil {
 						return err
@@ -178,6 +179,16 @@ func (n *Night) Play(ctx context.Context, emit func(*Step) error) error {
 		prev = cur
 	}
 	return nil
+}
+
+// scaled is gap divided by speed, the longest time.Duration when that is
+// longer (a very slow speed), so that it never overflows into no wait.
+func scaled(gap time.Duration, speed float64) time.Duration {
+	d := float64(gap) / speed
+	if d >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -491,3 +491,85 @@ func BenchmarkPlay(b *testing.B) {
 		}
 	}
 }
+
+// crossLookup has Ann Able on two party lines (D and WF) and Bob Baker on
+// one (R).
+const crossLookup = `{
+ "election": {"ID": "7", "NM": "test election"},
+ "townIds": {"1": "Andover"},
+ "officeList": [{"10": {"ID": "10", "NM": "Governor", "OO": "1"}}],
+ "partyIds": {"1": {"CD": "D", "NM": "Democratic"}, "2": {"CD": "R", "NM": "Republican"},
+              "3": {"CD": "WF", "NM": "Working Families"}},
+ "candidateIds": {"100": {"NM": "Ann Able", "P": "1"}, "101": {"NM": "Ann Able", "P": "3"},
+                  "200": {"NM": "Bob Baker", "P": "2"}}
+}`
+
+// crossElection writes ElectionData where Ann Able has d and wf votes on
+// her two lines and Bob Baker r, in Andover and statewide.
+func crossElection(d, wf, r string) string {
+	votes := `[{"100": {"V": "` + d + `", "TO": "0"}}, {"101": {"V": "` + wf + `", "TO": "0"}},
+	           {"200": {"V": "` + r + `", "TO": "0"}}]`
+	return `{
+ "election": {"ID": "7", "BC": "100", "PR": "1 of 3"},
+ "townStatus": {"1": {"TS": "( *Unofficial Results )", "PR": "1 of 1 (100.00%)"}},
+ "townVotes": {"1": {"10": ` + votes + `}},
+ "stateVotes": {"10": ` + votes + `}
+}`
+}
+
+// TestCrossEndorsedLeaderKeepsLead checks that a cross-endorsed leader
+// whose strongest party line changes has not lost the lead: the person
+// leads both times, only the party shown with their name moves.
+func TestCrossEndorsedLeaderKeepsLead(t *testing.T) {
+	src := &memSource{}
+	for i, votes := range [][3]string{{"50", "10", "30"}, {"50", "70", "30"}, {"50", "70", "0"},
+		{"90", "70", "0"}} {
+		src.add(snapshot.New(snapshot.Meta{Election: "7", Version: snapshot.Version(i + 1),
+			Source: snapshot.Fetched, FetchedAt: night0.Add(time.Duration(i) * time.Minute)},
+			[]snapshot.File{
+				{Name: snapshot.ElectionDataFile, Data: []byte(crossElection(votes[0], votes[1], votes[2]))},
+				{Name: snapshot.LookupDataFile, Data: []byte(crossLookup)},
+			}))
+	}
+	n, err := Open(src, "7", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	err = n.Play(context.Background(), func(s *Step) error {
+		steps++
+		r := s.Races[0]
+		if r.Leader == nil || r.Leader.Candidate != "Ann Able" {
+			t.Errorf("version %s: leader %+v, want Ann Able", s.Version, r.Leader)
+		}
+		if r.LeadChanged || len(s.Changes.LeadChanges) > 0 {
+			t.Errorf("version %s: lead change from %q to %q (summary %q)", s.Version,
+				r.PreviousLeader, r.Leader.Label(), s.Changes.Summary())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if steps != 4 {
+		t.Errorf("told %d snapshots, want 4", steps)
+	}
+}
+
+// TestSlowSpeed checks that a speed so slow that a gap, divided by it,
+// exceeds the longest time.Duration still waits (the longest), rather
+// than overflowing into no wait at all.
+func TestSlowSpeed(t *testing.T) {
+	src := simulated(t, 3, 3)
+	clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	n, err := Open(src, "80", Options{Speed: 1e-12, Now: clock.Now, Sleep: clock.Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Play(context.Background(), func(*Step) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(clock.sleeps) == 0 || clock.sleeps[0] <= 0 {
+		t.Errorf("Play at speed 1e-12 slept %v, want the longest waits", clock.sleeps)
+	}
+}

@@ -48,6 +48,8 @@ type Standing struct {
 	Votes   int64    `json:"votes"`
 	// Share is the percentage of the office's votes, to two decimals.
 	Share float64 `json:"share_percent"`
+
+	person string // who the candidate is, whatever their party lines
 }
 
 // Label names the candidate with their main party: "Ned Lamont (D)".
@@ -64,6 +66,9 @@ type race struct {
 	votes     int64
 	standings []Standing // most votes first; equal counts keep ballot order
 	leader    string     // who leads, "" without votes; "tie: A, B" for a tie
+	// leaderKey identifies the people leading (not their party lines,
+	// whose order among themselves can change), "" without votes.
+	leaderKey string
 }
 
 // raceOf returns where office id stands in d, computed once per snapshot.
@@ -90,7 +95,7 @@ func (d *decoded) raceOf(id snapshot.OfficeID) *race {
 		if !ok {
 			i = len(r.standings)
 			byName[key] = i
-			r.standings = append(r.standings, Standing{Candidate: name})
+			r.standings = append(r.standings, Standing{Candidate: name, person: key})
 			parties = append(parties, nil)
 		}
 		r.standings[i].Votes += votes
@@ -115,10 +120,11 @@ func (d *decoded) raceOf(id snapshot.OfficeID) *race {
 	slices.SortStableFunc(r.standings, func(a, b Standing) int { return cmp.Compare(b.Votes, a.Votes) })
 
 	if len(r.standings) > 0 && r.standings[0].Votes > 0 {
-		var top []string
+		var top, people []string
 		for _, s := range r.standings {
 			if s.Votes == r.standings[0].Votes {
 				top = append(top, s.Label())
+				people = append(people, s.person)
 			}
 		}
 		r.leader = top[0]
@@ -126,6 +132,8 @@ func (d *decoded) raceOf(id snapshot.OfficeID) *race {
 			slices.Sort(top)
 			r.leader = "tie: " + strings.Join(top, ", ")
 		}
+		slices.Sort(people)
+		r.leaderKey = strings.Join(people, "\x00\x00")
 	}
 	d.standing[id] = r
 	return r
@@ -151,19 +159,20 @@ func (d *decoded) race(id snapshot.OfficeID, prev *decoded, hasPrev bool) Race {
 		out.MarginPoints = round2(100 * float64(out.MarginVotes) / float64(r.votes))
 	}
 	if hasPrev {
-		if before := prev.raceOf(id).leader; before != "" && before != r.leader {
-			out.LeadChanged, out.PreviousLeader = true, before
+		if before := prev.raceOf(id); before.leaderKey != "" && before.leaderKey != r.leaderKey {
+			out.LeadChanged, out.PreviousLeader = true, before.leader
 		}
 	}
 	return out
 }
 
 // leadChanges lists the offices whose statewide leader differs between
-// prev and d (both having one), in ballot order.
+// prev and d (both having one), in ballot order: another person, not the
+// same person's strongest party line.
 func (d *decoded) leadChanges(prev *decoded) []Office {
 	var ids []snapshot.OfficeID
 	for id := range d.ed.StateVotes.All() {
-		before, now := prev.raceOf(id).leader, d.raceOf(id).leader
+		before, now := prev.raceOf(id).leaderKey, d.raceOf(id).leaderKey
 		if before != "" && now != "" && before != now {
 			ids = append(ids, id)
 		}

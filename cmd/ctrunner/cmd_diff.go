@@ -101,7 +101,14 @@ func diffRefs(st store.Store, refs []string) (*diff.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return diff.Compare(a, b)
+	r, err := diff.Compare(a, b)
+	if err != nil {
+		return nil, err
+	}
+	// The documents name the election they were published for, which a
+	// simulated election's are not; the store's name is the one asked for.
+	r.Election = from.Election
+	return r, nil
 }
 
 // loadNext loads the snapshot archived right after e in its election's

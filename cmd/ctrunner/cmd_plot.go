@@ -232,11 +232,15 @@ func runPlot(st store.Store, req plotRequest, s streams) error {
 	} else {
 		c, err = chart.Precincts(entries, load, req.towns)
 	}
+	// An office or town asked for that the election lacks is a mistake on
+	// the command line, as in replay and diff.
 	switch {
+	case errors.Is(err, chart.ErrUnknownOffice) && strings.TrimSpace(req.shares.Office) != "":
+		return usagef("plot: --office: %v (ctrunner export offices %s lists them)", err, req.election)
 	case errors.Is(err, chart.ErrUnknownOffice):
-		return fmt.Errorf("%w (ctrunner export offices %s lists them)", err, req.election)
+		return fmt.Errorf("plot: %w", err)
 	case errors.Is(err, chart.ErrUnknownTown):
-		return fmt.Errorf("%w (ctrunner export precincts %s lists them)", err, req.election)
+		return usagef("plot: --town: %v (ctrunner export precincts %s lists them)", err, req.election)
 	case err != nil:
 		return err
 	}

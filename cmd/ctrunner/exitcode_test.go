@@ -47,3 +47,27 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodesOfChoices checks that an office or town the command line
+// asks for that the election lacks is a usage error (exit 2) in every
+// command that takes one, named by the command, on one line.
+func TestExitCodesOfChoices(t *testing.T) {
+	st := importedStore(t)
+	out := filepath.Join(t.TempDir(), "p.svg")
+	for _, args := range [][]string{
+		{"replay", "80", "--office", "dogcatcher", "--no-wait"},
+		{"diff", "80~1", "--office", "dogcatcher"},
+		{"diff", "80~1", "--town", "Atlantis"},
+		{"plot", "shares", "80", "--office", "dogcatcher", "-o", out},
+		{"plot", "shares", "80", "--office", "congress", "-o", out},
+		{"plot", "precincts", "80", "--town", "Atlantis", "-o", out},
+	} {
+		args = append(args, "--store", st)
+		_, stderr, code := runCLI(t, "", args...)
+		if code != exitUsage || strings.Count(stderr, "\n") != 1 ||
+			!strings.HasPrefix(stderr, "ctrunner: "+args[0]+": ") {
+			t.Errorf("ctrunner %s: exit %d, stderr %q; want exit %d and one line naming %s",
+				strings.Join(args, " "), code, stderr, exitUsage, args[0])
+		}
+	}
+}
