@@ -17,7 +17,9 @@
 // downloadable; later ones are 404s, as they were on the night. A snapshot
 // without a Version.json (one imported from the old tool's folders) is
 // announced as {"Version":N}. A store without an archived election list
-// gets one made up from the elections served.
+// gets one made up from the elections served; an archived list that lacks
+// a served election (a simulated night, say) gets an entry for it added at
+// its end, the rest of its bytes as archived.
 //
 // Snapshots are loaded when first asked for and kept in a small cache
 // (Options.CacheBytes), so a whole night is never held in memory.
@@ -47,6 +49,7 @@
 package replay
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -200,30 +203,58 @@ func loadTimeline(st store.Store, id snapshot.ElectionID) (*timeline, error) {
 	return tl, nil
 }
 
-// electionList returns the store's latest election list, or one made up
-// from the served elections if the store has none.
+// electionList returns the store's latest election list, with an entry
+// made up for each served election it lacks (a simulated night, say), or
+// a list made up of the served elections if the store has none. The
+// archived bytes are kept as they are; made-up entries go at the end.
 func (s *Server) electionList(st store.Store) ([]byte, error) {
 	list, _, err := st.ElectionList()
-	if err == nil {
-		return list, nil
+	if errors.Is(err, store.ErrNotFound) {
+		list, err = []byte("[]"), nil
 	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, id := range s.ids {
+	entries, err := snapshot.DecodeElectionList(list)
+	if err != nil {
+		return nil, fmt.Errorf("reading the archived election list: %w", err)
+	}
+	listed := map[snapshot.ElectionID]bool{}
+	hasDefault := false
+	for _, e := range entries {
+		listed[e.ID] = true
+		hasDefault = hasDefault || e.Default
+	}
+	var missing []snapshot.ElectionID
+	for _, id := range s.ids {
+		if !listed[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return list, nil
+	}
+	trimmed := bytes.TrimRight(list, " \t\r\n")
+	body := bytes.TrimSuffix(trimmed, []byte("]"))
+	if len(body) == len(trimmed) {
+		return nil, errors.New("the archived election list is not a JSON array")
+	}
+	body = bytes.TrimRight(body, " \t\r\n")
+	b := bytes.NewBuffer(append([]byte(nil), body...))
+	sep := len(entries) > 0
+	for i, id := range missing {
 		def := "N"
-		if i == len(s.ids)-1 {
+		if !hasDefault && i == len(missing)-1 {
 			def = "Y"
 		}
-		if i > 0 {
+		if sep {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"ID":%q,"Name":"Election %s","DefaultElection":%q}`, id, id, def)
+		sep = true
+		fmt.Fprintf(b, `{"ID":%q,"Name":"Election %s","DefaultElection":%q}`, id, id, def)
 	}
 	b.WriteByte(']')
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
 
 func compareIDs(a, b snapshot.ElectionID) int {

@@ -441,3 +441,26 @@ func TestNewErrors(t *testing.T) {
 		t.Fatal("New with speed -1 did not fail")
 	}
 }
+
+// TestElectionListAddsServed checks that an archived election list is
+// served as archived, with an entry added for each served election it
+// lacks, so that ctrunner archive pointed at the replay finds them all.
+func TestElectionListAddsServed(t *testing.T) {
+	st, _ := testStore(t)
+	archived := []byte("[\n  {\"ID\": \"80\", \"Name\": \"November 2022\", \"DefaultElection\": \"Y\"}\n]\n")
+	if _, err := st.PutElectionList(context.Background(), archived, night0,
+		"http://127.0.0.1/Elections.json"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(st, Options{Wall: (&fakeWall{t: night0}).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	code, body := fetch(s, "Elections.json")
+	want := "[\n  {\"ID\": \"80\", \"Name\": \"November 2022\", \"DefaultElection\": \"Y\"}," +
+		`{"ID":"24","Name":"Election 24","DefaultElection":"N"}]`
+	if code != 200 || string(body) != want {
+		t.Errorf("Elections.json = %d\n%s\nwant\n%s", code, body, want)
+	}
+}

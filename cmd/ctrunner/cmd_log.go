@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,15 +84,30 @@ func allEntries(st store.Store) ([]store.Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	var all []store.Entry
+	logs := make([][]store.Entry, 0, len(ids))
+	n := 0
 	for _, id := range ids {
 		entries, err := st.Log(id)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, entries...)
+		logs = append(logs, entries)
+		n += len(entries)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].FetchedAt.After(all[j].FetchedAt) })
+	// Merge the logs by fetch time, newest first, keeping each election's
+	// own order: imported snapshots carry file times, which need not
+	// follow the order they were archived in.
+	all := make([]store.Entry, 0, n)
+	for len(all) < n {
+		next := -1
+		for i, l := range logs {
+			if len(l) > 0 && (next < 0 || l[0].FetchedAt.After(logs[next][0].FetchedAt)) {
+				next = i
+			}
+		}
+		all = append(all, logs[next][0])
+		logs[next] = logs[next][1:]
+	}
 	return all, nil
 }
 

@@ -144,6 +144,18 @@ func runWatch(c *cli.Context, io streams) error {
 			return usagef("watch: --push needs a git store; %s is a zstd store "+
 				"(replicate it by copying its folder)", dir)
 		}
+		// Push once before the night starts: a mirror that is missing or
+		// refuses the store is a mistake to fix now, not to retry all
+		// night. A mirror that cannot be reached yet is retried.
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err := p.Push(pctx, remote)
+		cancel()
+		if err != nil && !store.Transient(err) && ctx.Err() == nil {
+			return fmt.Errorf("watch: --push: %w", err)
+		}
+		if err != nil {
+			log.Warn("push failed; retrying in the background", "err", err.Error())
+		}
 		pusher = store.NewBackgroundPusher(func(ctx context.Context) (store.PushReport, error) {
 			return p.Push(ctx, remote)
 		}, store.BackgroundOptions{
