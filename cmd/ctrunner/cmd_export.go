@@ -24,7 +24,8 @@ const exportDescription = `TABLE is one of the tables below. REF picks one snaps
 but timeline and snapshots, as for show (80, 80@13392, 80~1, a snapshot
 ID prefix); --election 80 is the same as REF 80. timeline and snapshots
 cover all of an election's snapshots, oldest first; --as-of keeps those
-fetched at or before TIME (RFC 3339, e.g. 2022-11-09T06:00:00Z).
+fetched at or before TIME (RFC 3339, e.g. 2022-11-09T06:00:00Z, or an
+Eastern time such as 2022-11-09 01:00).
 
 --format csv (default) writes a header line and one line per row, quoted
 as the old tool's CSV, CRLF line ends. --format jsonl writes one JSON
@@ -93,7 +94,7 @@ func exportCommand(s streams) *cli.Command {
 			&cli.StringFlag{Name: "election", Usage: "election ID (the latest snapshot, or all for timeline)"},
 			&cli.StringFlag{Name: "format", Usage: "csv, jsonl or sqlite", Value: "csv"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write `FILE` instead of stdout"},
-			&cli.StringFlag{Name: "as-of", Usage: "timeline, snapshots: keep snapshots fetched at or before `TIME` (RFC 3339)"},
+			&cli.StringFlag{Name: "as-of", Usage: "timeline, snapshots: keep snapshots fetched at or before `TIME` (RFC 3339, or 2022-11-08 23:00 Eastern)"},
 			&cli.StringFlag{Name: "layout", Usage: "legacy: write the old tool's folder DIR instead of a table"},
 			&cli.BoolFlag{Name: "drop-unknown", Usage: "--layout legacy: leave out of results.csv the rows the old tool dropped"},
 		},
@@ -263,12 +264,7 @@ func parseLegacyArgs(c *cli.Context, req exportRequest) (exportRequest, error) {
 
 // parseAsOf reads the --as-of time.
 func parseAsOf(v string) (time.Time, error) {
-	at, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return at, usagef("export: --as-of %q is not an RFC 3339 time "+
-			"(e.g. 2022-11-09T06:00:00Z)", v)
-	}
-	return at, nil
+	return parseTimeFlag("export", "as-of", v)
 }
 
 // openRows starts writing a table: its name, columns and what it was made

@@ -34,7 +34,8 @@ precincts  the share of precincts reporting against time: statewide, and in
 
 The chart covers all of ELECTION's snapshots, oldest to newest; --from and
 --to (or --as-of, the same as --to) keep those fetched in that window (RFC
-3339 times, e.g. 2022-11-08T20:00:00-05:00). Times on the axis are Eastern
+3339 times, e.g. 2022-11-08T20:00:00-05:00, or Eastern times such as
+2022-11-08 20:00). Times on the axis are Eastern
 (ET). The image format follows the --output extension: .svg, .png or .pdf;
 the file appears complete or not at all. Nothing is printed on stdout; notes
 and the name of the file written go to stderr.`
@@ -52,8 +53,8 @@ func plotCommand(s streams) *cli.Command {
 			&cli.StringFlag{Name: "x", Usage: "shares: x axis, precincts or time", Value: string(chart.XPrecincts)},
 			&cli.IntFlag{Name: "max-candidates", Usage: "shares: most candidacies drawn, by final votes (0: all)", Value: 8},
 			&cli.StringSliceFlag{Name: "town", Usage: "precincts: a town `ID or NAME` to draw besides the state (repeatable)"},
-			&cli.StringFlag{Name: "from", Usage: "keep snapshots fetched at or after `TIME` (RFC 3339)"},
-			&cli.StringFlag{Name: "to", Aliases: []string{"as-of"}, Usage: "keep snapshots fetched at or before `TIME` (RFC 3339)"},
+			&cli.StringFlag{Name: "from", Usage: "keep snapshots fetched at or after `TIME` (RFC 3339, or 2022-11-08 20:00 Eastern)"},
+			&cli.StringFlag{Name: "to", Aliases: []string{"as-of"}, Usage: "keep snapshots fetched at or before `TIME` (RFC 3339, or 2022-11-08 23:00 Eastern)"},
 			&cli.IntFlag{Name: "width", Usage: "image width in pixels", Value: chart.DefaultWidth},
 			&cli.IntFlag{Name: "height", Usage: "image height in pixels", Value: chart.DefaultHeight},
 		},
@@ -182,19 +183,10 @@ func parseChartOptions(c *cli.Context, req *plotRequest) error {
 	return nil
 }
 
-// plotTime reads the RFC 3339 time of a --from or --to flag; zero when
-// the flag is not given.
+// plotTime reads the time of a --from or --to flag; zero when the flag is
+// not given.
 func plotTime(c *cli.Context, flag string) (time.Time, error) {
-	v := c.String(flag)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	at, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return at, usagef("plot: --%s %q is not an RFC 3339 time (e.g. 2022-11-08T20:00:00-05:00)",
-			flag, v)
-	}
-	return at, nil
+	return parseTimeFlag("plot", flag, c.String(flag))
 }
 
 // runPlot builds the chart from the store and writes its image.

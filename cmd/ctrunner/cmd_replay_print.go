@@ -124,25 +124,7 @@ func isTerminal(w any) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// printTimeLayouts are the Eastern wall-clock forms --from and --to accept
-// besides RFC 3339.
-var printTimeLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02T15:04:05",
-	"2006-01-02T15:04"}
-
 // printTime reads the time of flag name, zero when not given.
 func printTime(c *cli.Context, name string) (time.Time, error) {
-	s := strings.TrimSpace(c.String(name))
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	for _, layout := range printTimeLayouts {
-		if t, err := time.ParseInLocation(layout, s, easternTime); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, usagef("replay: --%s %q is not a time like 2022-11-08T21:30:00-05:00 "+
-		"or 2022-11-08 21:30 (Eastern time)", name, c.String(name))
+	return parseTimeFlag("replay", name, c.String(name))
 }

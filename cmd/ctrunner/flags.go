@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -164,4 +165,29 @@ func autoPack(c *cli.Context, io streams, st store.Store) {
 	case packed:
 		io.warnf("packed %d loose objects (%d → %d bytes)", r.Packed, r.BytesBefore, r.BytesAfter)
 	}
+}
+
+// easternLayouts are the Eastern wall-clock forms that time flags accept
+// besides RFC 3339: what a reporter reads off the results page.
+var easternLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04",
+	"2006-01-02T15:04:05", "2006-01-02T15:04"}
+
+// parseTimeFlag reads the value v of the time flag --name of command: an
+// RFC 3339 time, or an Eastern wall-clock time such as 2022-11-08 21:30.
+// An empty value is the zero time.
+func parseTimeFlag(command, name, v string) (time.Time, error) {
+	s := strings.TrimSpace(v)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range easternLayouts {
+		if t, err := time.ParseInLocation(layout, s, easternTime); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usagef("%s: --%s %q is not a time like 2022-11-08T21:30:00-05:00 "+
+		"or 2022-11-08 21:30 (Eastern time)", command, name, v)
 }
