@@ -102,7 +102,7 @@ func RawJSON(snap *snapshot.Snapshot) ([]byte, error) {
 
 // ResultsCSV returns a snapshot's results as the old tool's results.csv,
 // keeping every row. Codes missing from the lookup data are summed up in
-// one call of warn (ctrunner parse lists them one by one).
+// one call of warn, which says how to list them one by one.
 func ResultsCSV(snap *snapshot.Snapshot, warn func(string)) ([]byte, error) {
 	return resultsCSV(snap, false, warn)
 }
@@ -133,7 +133,9 @@ func resultsCSV(snap *snapshot.Snapshot, dropUnknown bool, warn func(string)) ([
 		if unknown == 1 {
 			what = "1 code is"
 		}
-		kept := "their rows are kept with the codes (ctrunner parse lists them)"
+		kept := fmt.Sprintf("their rows are kept with the codes (ctrunner show %s@%s "+
+			"--format raw | ctrunner parse --data-type election-data names each one)",
+			snap.Election, snap.Version)
 		if dropUnknown {
 			kept = "their rows are left out, as the old tool did"
 		}
