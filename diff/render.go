@@ -86,6 +86,27 @@ func (t *textWriter) line(format string, args ...any) {
 	fmt.Fprintf(t.w, format+"\n", args...)
 }
 
+// listWidth is the width list wraps its names at.
+const listWidth = 100
+
+// list writes head and then names, comma-separated, wrapped at listWidth
+// with the lines after the first indented.
+func (t *textWriter) list(head string, names []string) {
+	line := head
+	for i, name := range names {
+		item := name
+		if i < len(names)-1 {
+			item += ","
+		}
+		if len(line)+1+len(item) > listWidth && line != head {
+			t.line("%s", line)
+			line = "     "
+		}
+		line += " " + item
+	}
+	t.line("%s", line)
+}
+
 // table writes rows with tab-separated cells, aligned.
 func (t *textWriter) table(rows [][]string) {
 	tw := tabwriter.NewWriter(t.w, 0, 0, 2, ' ', 0)
@@ -165,6 +186,16 @@ func signed(n int64) string {
 	return b.String()
 }
 
+// grouped writes a count as written by the API with thousands
+// separators, "134400" as "134,400"; anything else stays as it is.
+func grouped(s string) string {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return s
+	}
+	return signed(n)[1:]
+}
+
 func (t *textWriter) towns(changes []Change) {
 	if len(changes) == 0 {
 		return
@@ -195,14 +226,14 @@ func (t *textWriter) towns(changes []Change) {
 		}
 	}
 	if len(reported) > 0 {
-		t.line("  newly reported (%d): %s", len(reported), strings.Join(reported, ", "))
+		t.list(fmt.Sprintf("  newly reported (%d):", len(reported)), reported)
 	}
 	if len(vanished) > 0 {
-		t.line("  vanished from the counts (%d): %s", len(vanished), strings.Join(vanished, ", "))
+		t.list(fmt.Sprintf("  vanished from the counts (%d):", len(vanished)), vanished)
 	}
 	for _, p := range pairs {
 		towns := byPair[p]
-		t.line("  status %s -> %s (%d): %s", p.from, p.to, len(towns), strings.Join(towns, ", "))
+		t.list(fmt.Sprintf("  status %s -> %s (%d):", p.from, p.to, len(towns)), towns)
 	}
 	if len(precincts) > 0 {
 		t.line("  precincts reporting")
@@ -274,7 +305,9 @@ func (t *textWriter) offices(r *Report, opts TextOptions) {
 		var votes [][]string
 		shown, total := 0, 0
 		for _, ch := range r.Votes {
-			if ch.OfficeID != id {
+			if ch.OfficeID != id || ch.Delta != nil && *ch.Delta == 0 {
+				// (A candidate added or removed without votes is in the
+				// CSV and JSON forms; here it would be noise.)
 				continue
 			}
 			total++
@@ -291,7 +324,7 @@ func (t *textWriter) offices(r *Report, opts TextOptions) {
 				cand += " (" + ch.Party + ")"
 			}
 			votes = append(votes, []string{"    " + ch.Town, cand, delta,
-				orNone(ch.From) + " -> " + orNone(ch.To)})
+				grouped(orNone(ch.From)) + " -> " + grouped(orNone(ch.To))})
 		}
 		if len(votes) > 0 {
 			t.line("  votes")

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,7 +68,7 @@ func logCommand(io streams) *cli.Command {
 			for _, e := range entries {
 				source := string(e.Source)
 				if len(e.Suspect) > 0 {
-					source += fmt.Sprintf(", suspect: %s", strings.Join(e.Suspect, "; "))
+					source += ", suspect: " + suspectKinds(e.Suspect)
 				}
 				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", election(e), e.ID.Short(),
 					eastern(e.FetchedAt), e.Version, orDash(e.PrecinctsReporting), source)
@@ -161,4 +162,18 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// suspectKinds names the kinds of a snapshot's suspect reasons once each,
+// "votes-decreased, town-disappeared", for a column of the listing; show
+// and --json give the reasons whole.
+func suspectKinds(reasons []string) string {
+	var kinds []string
+	for _, r := range reasons {
+		kind, _, _ := strings.Cut(r, ":")
+		if !slices.Contains(kinds, kind) {
+			kinds = append(kinds, kind)
+		}
+	}
+	return strings.Join(kinds, ", ")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +52,35 @@ func TestAllEntriesKeepsEachLog(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("allEntries = %v, want %v", got, want)
 		}
+	}
+}
+
+// TestLogSuspectColumn checks that log names the kinds of a suspect
+// snapshot's reasons, each once, and leaves their details to show.
+func TestLogSuspectColumn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	st, err := store.Open(dir, store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot.New(snapshot.Meta{Election: "80", Version: 7, Source: snapshot.Fetched,
+		FetchedAt: time.Date(2022, 11, 9, 2, 0, 0, 0, time.UTC),
+		Suspect: []string{"votes-decreased: Governor in Hartford went from 10 to 9",
+			"votes-decreased: Governor in Avon went from 5 to 4",
+			"town-disappeared: Bristol reported and is gone"}},
+		[]snapshot.File{{Name: snapshot.ElectionDataFile, Data: []byte(`{}`)},
+			{Name: snapshot.LookupDataFile, Data: []byte(`{}`)}})
+	if _, _, err := st.Put(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var out, errOut strings.Builder
+	if rc := run(context.Background(), []string{"ctrunner", "log", "80", "--store", dir},
+		nil, &out, &errOut); rc != 0 {
+		t.Fatalf("log = %d: %s", rc, errOut.String())
+	}
+	if !strings.Contains(out.String(), " fetched, suspect: votes-decreased, town-disappeared\n") ||
+		strings.Contains(out.String(), "Hartford") {
+		t.Errorf("log printed\n%s\nwant the kinds of the reasons, each once", out.String())
 	}
 }
