@@ -102,7 +102,15 @@ func Open(src Source, election snapshot.ElectionID, opts Options) (*Night, error
 	if err != nil {
 		return nil, err
 	}
-	n.offices, err = chooseOffices(election, n.first, opts.Offices)
+	// Offices are chosen in the last snapshot, the fullest: the first of a
+	// night may have no votes yet.
+	last := n.first
+	if len(n.entries) > 1 {
+		if last, err = n.decode(n.entries[len(n.entries)-1], n.first); err != nil {
+			return nil, err
+		}
+	}
+	n.offices, err = chooseOffices(election, last, opts.Offices)
 	if err != nil {
 		return nil, err
 	}

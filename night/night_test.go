@@ -3,6 +3,7 @@ package night
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -226,8 +227,10 @@ func TestIdenticalNotReloaded(t *testing.T) {
 		t.Errorf("night with a repeated snapshot says %d times it did not change, want 1:\n%s",
 			got, out)
 	}
-	if src.loads != 3 {
-		t.Errorf("Play loaded %d snapshots, want 3", src.loads)
+	// Three distinct snapshots, and the last once more, to choose the
+	// offices followed.
+	if src.loads != 4 {
+		t.Errorf("Play loaded %d snapshots, want 4", src.loads)
 	}
 
 	// The recorded versions 1313 and 1314 of election 80 differ in bytes
@@ -571,5 +574,35 @@ func TestSlowSpeed(t *testing.T) {
 	}
 	if len(clock.sleeps) == 0 || clock.sleeps[0] <= 0 {
 		t.Errorf("Play at speed 1e-12 slept %v, want the longest waits", clock.sleeps)
+	}
+}
+
+// TestFirstSnapshotWithoutVotes checks that the top of the ballot is
+// found when the night's first snapshot has no statewide votes yet.
+func TestFirstSnapshotWithoutVotes(t *testing.T) {
+	src := simulated(t, 3, 1)
+	first := src.snaps[0]
+	var ed map[string]json.RawMessage
+	data, _ := first.File(snapshot.ElectionDataFile)
+	if err := json.Unmarshal(data, &ed); err != nil {
+		t.Fatal(err)
+	}
+	ed["stateVotes"] = json.RawMessage(`{}`)
+	bare, err := json.Marshal(ed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := slices.Clone(first.Files)
+	for i := range files {
+		if files[i].Name == snapshot.ElectionDataFile {
+			files[i].Data = bare
+		}
+	}
+	src.snaps[0] = snapshot.New(first.Meta, files)
+	src.ids[0] = src.snaps[0].ID()
+
+	out := tell(t, src, "80", Options{}, false)
+	if !strings.Contains(out, "Governor and Lieutenant Governor") {
+		t.Errorf("night whose first snapshot has no statewide votes follows no governor:\n%s", out)
 	}
 }
