@@ -58,6 +58,7 @@ type gitStore struct {
 	st      *filesystem.Storage
 	closed  bool
 	commits map[plumbing.Hash]parsedCommit
+	logs    map[snapshot.ElectionID]cachedLog
 	pubs    map[plumbing.Hash]parsedPublication
 
 	// fault, when set by a test, is called before each step of a write
@@ -115,6 +116,7 @@ func Open(dir string, opts Options) (Store, error) {
 		lockWait: wait,
 		st:       st,
 		commits:  map[plumbing.Hash]parsedCommit{},
+		logs:     map[snapshot.ElectionID]cachedLog{},
 		writing:  make(chan struct{}, 1),
 	}, nil
 }
@@ -335,29 +337,57 @@ func (g *gitStore) Log(id snapshot.ElectionID) ([]Entry, error) {
 // log walks the first-parent chain of the election's branch, reading
 // commit messages only.
 func (g *gitStore) log(id snapshot.ElectionID) ([]Entry, error) {
-	h, err := g.tip(electionRef(id))
+	tip, err := g.tip(electionRef(id))
 	if err != nil {
 		return nil, err
 	}
-	if h.IsZero() {
+	if tip.IsZero() {
 		return nil, notFoundf("election %s has no snapshots in this store", id)
 	}
-	if _, cached := g.commits[h]; !cached {
-		if entries, ok := g.logFromIndex(id, h); ok {
-			return entries, nil
-		}
-		g.loadLogIndex(id, h)
+	cached := g.logs[id]
+	if cached.tip == tip {
+		return copyEntries(cached.entries), nil
 	}
+	if _, ok := g.commits[tip]; !ok && cached.entries == nil {
+		if entries, ok := g.logFromIndex(id, tip); ok {
+			g.logs[id] = cachedLog{tip: tip, entries: entries}
+			return copyEntries(entries), nil
+		}
+		g.loadLogIndex(id, tip)
+	}
+	// Walk from the tip to the log read last time, or to the first commit.
 	var entries []Entry
-	for !h.IsZero() {
+	for h := tip; !h.IsZero(); {
+		if h == cached.tip {
+			entries = append(entries, cached.entries...)
+			break
+		}
 		pc, err := g.commit(h)
 		if err != nil {
 			return nil, fmt.Errorf("reading log of election %s: %w", id, err)
 		}
-		entries = append(entries, copyEntry(pc.entry))
+		entries = append(entries, pc.entry)
 		h = pc.parent
 	}
-	return entries, nil
+	g.logs[id] = cachedLog{tip: tip, entries: entries}
+	return copyEntries(entries), nil
+}
+
+// cachedLog is the log of an election as Log last read it: the entries,
+// newest first, of the branch whose tip was tip. They are shared with the
+// commit cache and never changed; Log hands out copies.
+type cachedLog struct {
+	tip     plumbing.Hash
+	entries []Entry
+}
+
+// copyEntries returns copies of entries that callers may change.
+func copyEntries(entries []Entry) []Entry {
+	out := make([]Entry, len(entries))
+	for i, e := range entries {
+		out[i] = copyEntry(e)
+	}
+	return out
 }
 
 func (g *gitStore) Contains(id snapshot.ElectionID, h snapshot.Hash) (bool, error) {

@@ -1,10 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"crypto/sha1"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -47,10 +48,12 @@ func logIndexPath(dir string, id snapshot.ElectionID) string {
 	return filepath.Join(dir, logIndexDir, string(id))
 }
 
-// indexRecord is one verified record of a log index.
+// indexRecord is one verified record of a log index. Its strings are
+// parts of the index's text, which is read once and never copied.
 type indexRecord struct {
 	hash    plumbing.Hash
-	content []byte // the commit object without its git header
+	hex     string // the hash as written
+	content string // the commit object without its git header
 	end     int    // the offset in the index of the byte after the record
 }
 
@@ -58,49 +61,71 @@ type indexRecord struct {
 // whole and match their hashes, up to the first that is not, and the size
 // of the file those records fill. A missing index has no records.
 func readLogIndex(dir string, id snapshot.ElectionID) ([]indexRecord, int64, error) {
-	data, err := os.ReadFile(logIndexPath(dir, id))
+	text, err := readText(logIndexPath(dir, id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading log index of election %s: %w", id, err)
 	}
-	records, size := parseLogIndex(data)
+	records, size := parseLogIndex(text)
 	return records, size, nil
+}
+
+// readText reads a file into a string without the copy a conversion from
+// []byte makes: listing a long log is mostly work on this text, and its
+// records, messages and hashes are all parts of it.
+func readText(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		b.Grow(int(fi.Size()))
+	}
+	if _, err := io.Copy(&b, f); err != nil {
+		return "", err
+	}
+	return b.String(), nil
 }
 
 // parseLogIndex reads records from data until the end or the first
 // record that is torn or does not hash to its name.
-func parseLogIndex(data []byte) ([]indexRecord, int64) {
-	rest, ok := bytes.CutPrefix(data, []byte(logIndexHeader))
+func parseLogIndex(data string) ([]indexRecord, int64) {
+	rest, ok := strings.CutPrefix(data, logIndexHeader)
 	if !ok {
 		return nil, 0
 	}
 	var records []indexRecord
 	size := len(data) - len(rest)
 	for len(rest) > 0 {
-		line, after, ok := bytes.Cut(rest, []byte("\n"))
+		line, after, ok := strings.Cut(rest, "\n")
 		if !ok || len(line) < 42 || line[40] != ' ' {
 			break
 		}
-		hash, ok := parseHash(string(line[:40]))
+		hash, ok := parseHash(line[:40])
 		if !ok {
 			break
 		}
-		n, err := strconv.Atoi(string(line[41:]))
+		n, err := strconv.Atoi(line[41:])
 		if err != nil || n < 0 || n > len(after) {
 			break
 		}
 		rest = after[n:]
-		records = append(records, indexRecord{hash: hash, content: after[:n:n],
+		records = append(records, indexRecord{hash: hash, hex: line[:40], content: after[:n],
 			end: len(data) - len(rest)})
 	}
 	// Keep the records up to the first whose content does not hash to its
 	// name.
 	bad := make([]bool, len(records))
-	inParallel(len(records), func(i int) error {
-		bad[i] = commitHash(records[i].content) != records[i].hash
-		return nil
+	inParallel(len(records), func() func(i int) error {
+		var h commitHasher
+		return func(i int) error {
+			bad[i] = h.sum(records[i].content) != records[i].hash
+			return nil
+		}
 	})
 	if i := slices.Index(bad, true); i >= 0 {
 		records = records[:i]
@@ -111,15 +136,17 @@ func parseLogIndex(data []byte) ([]indexRecord, int64) {
 	return records, int64(size)
 }
 
-// inParallel calls fn for 0 ≤ i < n on every CPU (listing thousands of
-// snapshots is mostly checking and parsing their records) and returns the
-// errors fn returned. Each worker stops at its first error.
-func inParallel(n int, fn func(i int) error) error {
+// inParallel calls a function for each 0 ≤ i < n on every CPU (listing
+// thousands of snapshots is mostly checking and parsing their records) and
+// returns the errors it returned. Each worker gets its function from
+// worker, and stops at its first error.
+func inParallel(n int, worker func() func(i int) error) error {
 	workers := min(runtime.GOMAXPROCS(0), 1+n/1000)
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
+			fn := worker()
 			for i := w; i < n; i += workers {
 				if err := fn(i); err != nil {
 					errs[w] = err
@@ -139,44 +166,64 @@ func parseHash(s string) (plumbing.Hash, bool) {
 	return plumbing.NewHash(s), true
 }
 
-// commitHash is the git object name of a commit with this content.
-func commitHash(content []byte) plumbing.Hash {
-	h := sha1.New()
-	header := strconv.AppendInt([]byte("commit "), int64(len(content)), 10)
-	h.Write(append(header, 0))
-	h.Write(content)
+// commitHasher computes the git object names of commits, reusing its
+// buffers.
+type commitHasher struct {
+	h   hash.Hash
+	buf []byte
+}
+
+// sum is the git object name of a commit with this content.
+func (c *commitHasher) sum(content string) plumbing.Hash {
+	if c.h == nil {
+		c.h, c.buf = sha1.New(), make([]byte, 0, 4096)
+	}
+	c.h.Reset()
+	c.buf = strconv.AppendInt(append(c.buf[:0], "commit "...), int64(len(content)), 10)
+	c.h.Write(append(c.buf, 0))
+	for rest := content; rest != ""; {
+		n := copy(c.buf[:cap(c.buf)], rest)
+		c.h.Write(c.buf[:n])
+		rest = rest[n:]
+	}
 	var out plumbing.Hash
-	h.Sum(out[:0])
+	c.h.Sum(out[:0])
 	return out
 }
 
+// commitHash is the git object name of a commit with this content.
+func commitHash(content string) plumbing.Hash {
+	var c commitHasher
+	return c.sum(content)
+}
+
 // appendRecord adds one record for the commit h with content to buf.
-func appendRecord(buf []byte, h plumbing.Hash, content []byte) []byte {
+func appendRecord[T []byte | string](buf []byte, h plumbing.Hash, content T) []byte {
 	buf = fmt.Appendf(buf, "%s %d\n", h, len(content))
 	return append(buf, content...)
 }
 
 // parseCommitContent reads what Log needs from a commit object written by
 // this store: its tree, its first parent and its message.
-func parseCommitContent(content []byte) (tree, parent plumbing.Hash, msg string, err error) {
-	header, message, ok := bytes.Cut(content, []byte("\n\n"))
+func parseCommitContent(content string) (tree, parent plumbing.Hash, msg string, err error) {
+	header, message, ok := strings.Cut(content, "\n\n")
 	if !ok {
 		return tree, parent, "", errors.New("commit has no message")
 	}
-	for len(header) > 0 {
-		var line []byte
-		line, header, _ = bytes.Cut(header, []byte("\n"))
-		key, value, _ := bytes.Cut(line, []byte(" "))
-		switch string(key) {
+	for header != "" {
+		var line string
+		line, header, _ = strings.Cut(header, "\n")
+		key, value, _ := strings.Cut(line, " ")
+		switch key {
 		case "tree":
-			if tree, ok = parseHash(string(value)); !ok {
+			if tree, ok = parseHash(value); !ok {
 				return tree, parent, "", fmt.Errorf("bad tree line %q", line)
 			}
 		case "parent":
 			if !parent.IsZero() {
 				continue // only the first parent makes the log
 			}
-			if parent, ok = parseHash(string(value)); !ok {
+			if parent, ok = parseHash(value); !ok {
 				return tree, parent, "", fmt.Errorf("bad parent line %q", line)
 			}
 		}
@@ -184,7 +231,7 @@ func parseCommitContent(content []byte) (tree, parent plumbing.Hash, msg string,
 	if tree.IsZero() {
 		return tree, parent, "", errors.New("commit has no tree")
 	}
-	return tree, parent, string(message), nil
+	return tree, parent, message, nil
 }
 
 // parseIndexedCommit turns a verified record into what Log caches.
@@ -198,7 +245,7 @@ func parseIndexedCommit(r indexRecord) (parsedCommit, error) {
 		return parsedCommit{}, fmt.Errorf("commit %s: %w", r.hash, err)
 	}
 	return parsedCommit{
-		entry:  Entry{ID: snapshot.Hash(tree), Commit: r.hash.String(), Meta: meta},
+		entry:  Entry{ID: snapshot.Hash(tree), Commit: r.hex, Meta: meta},
 		parent: parent,
 	}, nil
 }
@@ -206,17 +253,19 @@ func parseIndexedCommit(r indexRecord) (parsedCommit, error) {
 // parseIndexedCommits parses records.
 func parseIndexedCommits(records []indexRecord) ([]parsedCommit, error) {
 	parsed := make([]parsedCommit, len(records))
-	err := inParallel(len(records), func(i int) error {
-		var err error
-		parsed[i], err = parseIndexedCommit(records[i])
-		return err
+	err := inParallel(len(records), func() func(i int) error {
+		return func(i int) error {
+			var err error
+			parsed[i], err = parseIndexedCommit(records[i])
+			return err
+		}
 	})
 	return parsed, err
 }
 
 // logFromIndex returns the election's log from its index alone, if the
 // index ends at tip and holds the whole branch down to its first commit.
-// It remembers the commits for later walks. Called with g.mu held.
+// Called with g.mu held.
 func (g *gitStore) logFromIndex(id snapshot.ElectionID, tip plumbing.Hash) ([]Entry, bool) {
 	records, _, err := readLogIndex(g.dir, id)
 	if err != nil || len(records) == 0 || records[len(records)-1].hash != tip {
@@ -235,8 +284,7 @@ func (g *gitStore) logFromIndex(id snapshot.ElectionID, tip plumbing.Hash) ([]En
 	}
 	entries := make([]Entry, len(parsed))
 	for i, pc := range parsed {
-		g.remember(records[i].hash, pc)
-		entries[len(parsed)-1-i] = copyEntry(pc.entry)
+		entries[len(parsed)-1-i] = pc.entry
 	}
 	return entries, true
 }
@@ -342,11 +390,11 @@ func (g *gitStore) rewriteLogIndex(id snapshot.ElectionID, tip plumbing.Hash) er
 		if err != nil {
 			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
 		}
-		_, parent, _, err := parseCommitContent(content)
+		_, parent, _, err := parseCommitContent(string(content))
 		if err != nil {
 			return fmt.Errorf("indexing log of election %s: commit %s: %w", id, h, err)
 		}
-		chain = append(chain, indexRecord{hash: h, content: content})
+		chain = append(chain, indexRecord{hash: h, content: string(content)})
 		h = parent
 	}
 	buf := []byte(logIndexHeader)

@@ -194,15 +194,15 @@ func TestParseCommitContent(t *testing.T) {
 		"parent 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nmsg",
 		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nno message",
 	} {
-		if _, _, _, err := parseCommitContent([]byte(bad)); err == nil {
+		if _, _, _, err := parseCommitContent(bad); err == nil {
 			t.Errorf("parseCommitContent(%q) = nil error", bad)
 		}
 	}
-	tree, parent, msg, err := parseCommitContent([]byte(
+	tree, parent, msg, err := parseCommitContent(
 		"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n" +
 			"parent 1111111111111111111111111111111111111111\n" +
 			"parent 2222222222222222222222222222222222222222\n" +
-			"author a <a> 1 +0000\n\nsubject\n\nKey: value\n"))
+			"author a <a> 1 +0000\n\nsubject\n\nKey: value\n")
 	if err != nil || tree.String() != "4b825dc642cb6eb9a060e54bf8d69288fbee4904" ||
 		parent.String() != "1111111111111111111111111111111111111111" ||
 		msg != "subject\n\nKey: value\n" {

@@ -706,9 +706,11 @@ func parseZstdJournalLines(data []byte, format int) []parsedLine {
 		rest = after
 	}
 	parsed := make([]parsedLine, len(lines))
-	inParallel(len(lines), func(i int) error {
-		parsed[i].p, parsed[i].err = parseZstdJournalLine(lines[i], format)
-		return nil
+	inParallel(len(lines), func() func(i int) error {
+		return func(i int) error {
+			parsed[i].p, parsed[i].err = parseZstdJournalLine(lines[i], format)
+			return nil
+		}
 	})
 	return parsed
 }

@@ -1,12 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
-	"fmt"
+	goio "io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,7 +21,7 @@ func logCommand(io streams) *cli.Command {
 		ArgsUsage: "[ELECTION]",
 		Description: "One line per snapshot, newest first, under a header: short snapshot ID,\n" +
 			"fetch time (Eastern), API version, precincts reporting, and whether it was\n" +
-			"fetched or imported. Without ELECTION every election is listed, with an\n" +
+			"fetched, imported or simulated. Without ELECTION every election is listed, with an\n" +
 			"ELECTION column first. --json prints one JSON object per snapshot and line\n" +
 			"(times in UTC).",
 		Flags: []cli.Flag{
@@ -58,22 +59,28 @@ func logCommand(io streams) *cli.Command {
 				}
 				return nil
 			}
-			tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
-			election := func(e store.Entry) string { return "" }
+			header := []string{"SNAPSHOT", "FETCHED (EASTERN)", "VERSION",
+				"PRECINCTS REPORTING", "SOURCE"}
 			if all {
-				fmt.Fprint(tw, "ELECTION\t")
-				election = func(e store.Entry) string { return string(e.Election) + "\t" }
+				header = append([]string{"ELECTION"}, header...)
 			}
-			fmt.Fprintln(tw, "SNAPSHOT\tFETCHED (EASTERN)\tVERSION\tPRECINCTS REPORTING\tSOURCE")
-			for _, e := range entries {
+			rows := make([][]string, 0, len(entries)+1)
+			rows = append(rows, header)
+			cells := make([]string, len(header)*len(entries))
+			for i, e := range entries {
 				source := string(e.Source)
 				if len(e.Suspect) > 0 {
 					source += ", suspect: " + suspectKinds(e.Suspect)
 				}
-				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\t%s\n", election(e), e.ID.Short(),
-					eastern(e.FetchedAt), e.Version, orDash(e.PrecinctsReporting), source)
+				row := cells[i*len(header) : (i+1)*len(header)][:0]
+				if all {
+					row = append(row, string(e.Election))
+				}
+				row = append(row, e.ID.Short(), eastern(e.FetchedAt), e.Version.String(),
+					orDash(e.PrecinctsReporting), source)
+				rows = append(rows, row)
 			}
-			return tw.Flush()
+			return writeColumns(io.stdout, rows)
 		},
 	}
 }
@@ -176,4 +183,32 @@ func suspectKinds(reasons []string) string {
 		}
 	}
 	return strings.Join(kinds, ", ")
+}
+
+// writeColumns writes rows as aligned columns, two spaces apart, the last
+// column unpadded: what text/tabwriter does, without holding a copy of
+// every cell, which mattered for logs of thousands of snapshots.
+func writeColumns(w goio.Writer, rows [][]string) error {
+	var widths []int
+	for _, row := range rows {
+		for i, cell := range row[:max(len(row)-1, 0)] {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	for _, row := range rows {
+		for i, cell := range row {
+			bw.WriteString(cell)
+			if i < len(row)-1 {
+				for pad := widths[i] - utf8.RuneCountInString(cell) + 2; pad > 0; pad-- {
+					bw.WriteByte(' ')
+				}
+			}
+		}
+		bw.WriteByte('\n')
+	}
+	return bw.Flush()
 }
