@@ -727,7 +727,12 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 		ix.damage = nil
 		return 0, nil
 	}
-	data, err := io.ReadAll(io.NewSectionReader(f, ix.end, info.Size()-ix.end))
+	data := make([]byte, info.Size()-ix.end)
+	n, err := io.ReadFull(io.NewSectionReader(f, ix.end, int64(len(data))), data)
+	data = data[:n]
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil // shorter than it was a moment ago: a writer is cutting a torn tail
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading journal: %w", err)
 	}
