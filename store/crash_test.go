@@ -412,3 +412,76 @@ func TestJournalV1(t *testing.T) {
 			treeState(t, dir))
 	}
 }
+
+// readerView describes what a reader of the git store in dir sees: its
+// elections, each one's log and publications, and the election list.
+func readerView(t *testing.T, dir string) string {
+	t.Helper()
+	s := openDir(t, dir)
+	defer s.Close()
+	var b strings.Builder
+	ids, err := s.Elections()
+	if err != nil {
+		t.Fatalf("Elections = %v", err)
+	}
+	for _, id := range ids {
+		log, err := s.Log(id)
+		if err != nil {
+			t.Fatalf("Log(%s) = %v", id, err)
+		}
+		fmt.Fprintf(&b, "election %s:", id)
+		for _, e := range log {
+			fmt.Fprintf(&b, " %s", e.Commit[:12])
+		}
+		pubs, err := s.Publications(id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Publications(%s) = %v", id, err)
+		}
+		fmt.Fprintf(&b, "; %d publications\n", len(pubs))
+	}
+	list, at, err := s.ElectionList()
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ElectionList = %v", err)
+	}
+	fmt.Fprintf(&b, "list %q at %v\n", list, at)
+	return b.String()
+}
+
+// TestReadersSeeOnlyFinishedWrites kills each write at each of its steps
+// and checks that readers see the store as recovery will leave it: a
+// write that moved its branches but did not finish is undone by the next
+// writer, so what a reader saw of it would disappear.
+func TestReadersSeeOnlyFinishedWrites(t *testing.T) {
+	t.Parallel()
+	base, baseDir := openGit(t)
+	mustPut(t, base, snap("80", 9, t0, docs(9, "z")...))
+	base.Close()
+	ops := append(faultOps[:len(faultOps):len(faultOps)], struct {
+		name string
+		do   func(s Store) error
+	}{"publish", func(s Store) error {
+		e, err := Resolve(s, "80")
+		if err == nil {
+			_, err = s.Publish(context.Background(), e, t0, "test")
+		}
+		return err
+	}})
+	for _, op := range ops {
+		for n := 1; ; n++ {
+			dir := copyStore(t, baseDir)
+			before := readerView(t, dir)
+			step := crashAt(t, dir, n, op.do)
+			if step == "" {
+				break
+			}
+			seen := readerView(t, dir)
+			if _, err := Recover(dir); err != nil {
+				t.Fatalf("%s killed at %s: Recover = %v", op.name, step, err)
+			}
+			if after := readerView(t, dir); seen != after || seen != before {
+				t.Errorf("%s killed at step %d (%s): readers saw\n%s\nbefore the kill\n%s\nand after recovery\n%s",
+					op.name, n, step, seen, before, after)
+			}
+		}
+	}
+}

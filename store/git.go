@@ -169,10 +169,71 @@ func (g *gitStore) Close() error {
 
 var errClosed = errors.New("store is closed")
 
-// tip returns the commit a branch points at, or the zero hash if there is
-// no such branch.
+// tip returns the commit a branch points at now, or the zero hash if there
+// is no such branch: what a writer, holding the lock, builds on. Readers
+// use committedTip.
 func (g *gitStore) tip(name plumbing.ReferenceName) (plumbing.Hash, error) {
 	return readTip(g.dir, name)
+}
+
+// committedTip returns the commit a branch points at as the last finished
+// write left it, or the zero hash if it did not exist then. A write moves
+// its branches before it removes its journal, which is its commit point,
+// and the next writer undoes a write that a kill interrupted: so readers
+// take each branch that the journal of an unfinished write lists at its
+// old place, and never show a snapshot that may yet disappear. The branch
+// is read before the journal: a write that moves it in between has its
+// journal in place by then.
+func (g *gitStore) committedTip(name plumbing.ReferenceName) (plumbing.Hash, error) {
+	tip, err := readTip(g.dir, name)
+	if err != nil {
+		return tip, err
+	}
+	unfinished, err := unfinishedWrite(g.dir)
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if old, ok := unfinished[name]; ok {
+		return committedPlace(g.dir, name, old)
+	}
+	return tip, nil
+}
+
+// unfinishedWrite returns, for each branch that the journal of an
+// unfinished write lists, where the branch's loose ref pointed before the
+// write (zero if there was no loose ref). There is none without a journal,
+// with a torn one (the write created nothing yet) or with one of format 1
+// (whose writes counted once their single branch moved).
+func unfinishedWrite(dir string) (map[plumbing.ReferenceName]plumbing.Hash, error) {
+	data, err := os.ReadFile(filepath.Join(dir, journalName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the journal of a write: %w", err)
+	}
+	j, err := parseJournal(data)
+	if errors.Is(err, errTornJournal) || err == nil && j.v1 {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the journal of a write: %w", err)
+	}
+	old := make(map[plumbing.ReferenceName]plumbing.Hash, len(j.refs))
+	for _, r := range j.refs {
+		old[r.name] = r.old
+	}
+	return old, nil
+}
+
+// committedPlace is where a branch that an unfinished write moves stood
+// before: its old loose ref, or else what packed-refs says.
+func committedPlace(dir string, name plumbing.ReferenceName, old plumbing.Hash) (plumbing.Hash, error) {
+	if !old.IsZero() {
+		return old, nil
+	}
+	packed, err := readPackedRefs(dir)
+	return packed[name], err
 }
 
 // readTip returns the commit a branch of the repository dir points at, or
@@ -337,7 +398,7 @@ func (g *gitStore) Log(id snapshot.ElectionID) ([]Entry, error) {
 // log walks the first-parent chain of the election's branch, reading
 // commit messages only.
 func (g *gitStore) log(id snapshot.ElectionID) ([]Entry, error) {
-	tip, err := g.tip(electionRef(id))
+	tip, err := g.committedTip(electionRef(id))
 	if err != nil {
 		return nil, err
 	}
@@ -430,6 +491,17 @@ func (g *gitStore) Elections() ([]snapshot.ElectionID, error) {
 		rest, ok := strings.CutPrefix(string(name), electionRefPrefix)
 		if id, err := snapshot.ParseElectionID(rest); ok && err == nil {
 			seen[id] = true
+		}
+	}
+	// A branch that an unfinished write creates is not there yet.
+	unfinished, err := unfinishedWrite(g.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing elections: %w", err)
+	}
+	for name, old := range unfinished {
+		rest, ok := strings.CutPrefix(string(name), electionRefPrefix)
+		if id := snapshot.ElectionID(rest); ok && seen[id] && old.IsZero() && packed[name].IsZero() {
+			delete(seen, id)
 		}
 	}
 	ids := make([]snapshot.ElectionID, 0, len(seen))
@@ -545,7 +617,7 @@ func (g *gitStore) ElectionList() ([]byte, time.Time, error) {
 	if g.closed {
 		return nil, time.Time{}, errClosed
 	}
-	h, err := g.tip(electionListRef)
+	h, err := g.committedTip(electionListRef)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

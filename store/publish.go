@@ -334,7 +334,7 @@ func (g *gitStore) publications(id snapshot.ElectionID, max int) ([]Publication,
 	if g.closed {
 		return nil, errClosed
 	}
-	h, err := g.tip(publishedRef(id))
+	h, err := g.committedTip(publishedRef(id))
 	if err != nil {
 		return nil, err
 	}
