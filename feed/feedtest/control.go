@@ -3,6 +3,7 @@ package feedtest
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,8 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, action string) 
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
 		return
 	}
+	self, _ := r.Context().Value(connKey{}).(net.Conn)
+	s.settle(self)
 	q := r.URL.Query()
 	var err error
 	switch action {

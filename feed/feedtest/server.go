@@ -37,13 +37,17 @@
 //	/_fake/move?election=ID&after=P&version=V
 //	/_fake/reset
 //
-// and GET /_fake/requests lists the requests served so far as JSON.
+// and GET /_fake/requests lists the requests served so far as JSON. A
+// control request first waits (up to two seconds) for the requests other
+// connections have under way, so that one a client sent before it, and
+// perhaps gave up on, is answered as things were.
 package feedtest
 
 import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -56,6 +60,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"ctrunner/legacy"
 	"ctrunner/snapshot"
@@ -121,6 +126,9 @@ type Server struct {
 
 	mu       sync.Mutex
 	isClosed bool
+	// busy holds the connections that may carry a request not yet
+	// answered, with whether that request is held by a Stall.
+	busy     map[net.Conn]bool
 	current  map[snapshot.ElectionID]snapshot.Version
 	faults   map[string]*Fault
 	moves    map[string][]move
@@ -179,7 +187,11 @@ func Listen(dir, addr string) (*Server, error) {
 		closed:  make(chan struct{}),
 	}
 	s.reset()
-	s.srv = &http.Server{Handler: s}
+	s.busy = map[net.Conn]bool{}
+	s.srv = &http.Server{Handler: s, ConnState: s.trackConn,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, c)
+		}}
 	go s.srv.Serve(ln)
 	return s, nil
 }
@@ -281,7 +293,8 @@ func (s *Server) Inject(path string, f Fault) error {
 }
 
 // MoveVersionAfter sets election id's current version to v as soon as a
-// response for path has been sent, once. Several moves can wait on the
+// request for path is answered (the answer itself is of the version
+// before), once. Several moves can wait on the
 // same path; they happen in the order they were asked for, one per
 // response.
 func (s *Server) MoveVersionAfter(id snapshot.ElectionID, path string, v snapshot.Version) {
@@ -313,6 +326,49 @@ func TestdataDir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "testdata", "ct-archive")
 }
 
+// connKey keys the connection of a request in its context.
+type connKey struct{}
+
+// trackConn keeps s.busy: a new or active connection may carry a request
+// that has not been answered yet.
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch state {
+	case http.StateNew, http.StateActive:
+		s.busy[c] = false
+	default:
+		delete(s.busy, c)
+	}
+}
+
+// settle waits, for at most settleWait, until no connection but self
+// carries a request being answered or still to be read, other than
+// requests held by a Stall. A control request settles before it changes
+// anything, so that a request a client sent before it (from a process
+// that gave up on it and exited, say) does not take a fault or see a
+// version meant for the requests after it.
+func (s *Server) settle(self net.Conn) {
+	deadline := time.Now().Add(settleWait)
+	for {
+		s.mu.Lock()
+		pending := 0
+		for c, stalled := range s.busy {
+			if c != self && !stalled {
+				pending++
+			}
+		}
+		s.mu.Unlock()
+		if pending == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// settleWait bounds how long a control request waits for other requests.
+const settleWait = 2 * time.Second
+
 // ServeHTTP answers one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Handlers register under the lock, so none starts once Close waits.
@@ -343,6 +399,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	body, status := s.document(path)
+	// A version move waiting on path happens as the answer goes out, so
+	// that no request the client sends after reading it sees the old
+	// version.
+	s.applyMove(path)
 	if fault != nil {
 		s.serveFault(w, r, *fault, body)
 	} else if status != http.StatusOK {
@@ -352,7 +412,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		w.Write(body)
 	}
-	s.afterResponse(path)
 }
 
 // takeFault returns the fault to apply to a request for path, counting it
@@ -375,8 +434,8 @@ func (s *Server) takeFault(path string) *Fault {
 	return nil
 }
 
-// afterResponse applies the first version move waiting on path.
-func (s *Server) afterResponse(path string) {
+// applyMove applies the first version move waiting on path.
+func (s *Server) applyMove(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pending := s.moves[path]
@@ -519,6 +578,13 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, bod
 	case Stall:
 		s.stalled.Add(1)
 		defer s.stalled.Add(-1)
+		if c, ok := r.Context().Value(connKey{}).(net.Conn); ok {
+			s.mu.Lock()
+			if _, busy := s.busy[c]; busy {
+				s.busy[c] = true
+			}
+			s.mu.Unlock()
+		}
 		select {
 		case <-r.Context().Done():
 		case <-s.closed:

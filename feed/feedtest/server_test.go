@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -404,5 +405,60 @@ func TestLatestOnly(t *testing.T) {
 func TestTestdataDir(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(TestdataDir(), "index.json")); err != nil {
 		t.Errorf("TestdataDir() = %s: %v", TestdataDir(), err)
+	}
+}
+
+// TestControlSettles checks that a request sent before a fault is set is
+// answered without it, even when the server reads it only afterwards.
+func TestControlSettles(t *testing.T) {
+	s, err := Start(TestdataDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	// A request whose last line is still on its way.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(s.URL, "/"), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET /Elections.json HTTP/1.1\r\nHost: fake\r\n"); err != nil {
+		t.Fatal(err)
+	}
+
+	set := make(chan error, 1)
+	go func() {
+		resp, err := http.Post(s.URL+"_fake/fault?path=Elections.json&kind=html&count=1", "", nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		set <- err
+	}()
+	select {
+	case err := <-set:
+		t.Fatalf("the fault was set (%v) while a request was under way", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	io.WriteString(conn, "Connection: close\r\n\r\n")
+	old, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(old), "application/json") {
+		t.Errorf("the request sent before the fault was answered with\n%s", old)
+	}
+	if err := <-set; err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(s.URL + "Elections.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "<html>") {
+		t.Errorf("the request after the fault was answered with %q", body)
 	}
 }
