@@ -281,6 +281,10 @@ func Each(dir string, fn func(Record)) (unreadable int, err error) {
 		}
 	}
 	if !found {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return 0, fmt.Errorf("no store at %s (give --store, or set CTRUNNER_STORE): %w",
+				dir, fs.ErrNotExist)
+		}
 		return 0, fmt.Errorf("no poll journal in %s (ctrunner watch writes one): %w",
 			dir, fs.ErrNotExist)
 	}

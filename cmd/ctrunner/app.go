@@ -90,7 +90,7 @@ func newApp(io streams) *cli.App {
 		Name:  "ctrunner",
 		Usage: "archive and replay Connecticut's election-night results",
 		Description: "ctrunner fetches the Connecticut election night reporting API into a " +
-			"content-addressed archive (a bare git repository) and reads it back.",
+			"content-addressed archive (a bare git repository, or a store of zstd deltas) and reads it back.",
 		Version:        version,
 		Reader:         io.stdin,
 		Writer:         io.stdout,
