@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -54,13 +55,34 @@ type indexRecord struct {
 	end     int    // the offset in the index of the byte after the record
 }
 
+// errIndexNotFile is the error of readLogIndex on an index that is not a
+// regular file: a named pipe, a device or a symbolic link, which readers
+// must not open (a pipe blocks them) and writers replace.
+var errIndexNotFile = errors.New("not a regular file")
+
 // readLogIndex returns the records of the election's log index that are
 // whole and match their hashes, up to the first that is not, and the size
 // of the file those records fill. A missing index has no records.
 func readLogIndex(dir string, id snapshot.ElectionID) ([]indexRecord, int64, error) {
-	data, err := os.ReadFile(logIndexPath(dir, id))
+	// Without following a link, and without waiting for a writer if the
+	// index is a named pipe; then only a regular file is read.
+	f, err := os.OpenFile(logIndexPath(dir, id), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
+	}
+	if errors.Is(err, syscall.ELOOP) {
+		err = errIndexNotFile
+	}
+	var data []byte
+	if err == nil {
+		var fi fs.FileInfo
+		if fi, err = f.Stat(); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+			err = errIndexNotFile
+		}
+		if err == nil {
+			data, err = io.ReadAll(f)
+		}
+		f.Close()
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading log index of election %s: %w", id, err)
@@ -278,6 +300,9 @@ func (g *gitStore) updateLogIndex(id snapshot.ElectionID, old plumbing.Hash,
 		return nil
 	}
 	records, size, err := readLogIndex(g.dir, id)
+	if errors.Is(err, errIndexNotFile) {
+		return g.rewriteLogIndex(id, added[len(added)-1].hash)
+	}
 	if err != nil {
 		return err
 	}
