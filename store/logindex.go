@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 
@@ -57,6 +58,11 @@ type indexRecord struct {
 	end     int    // the offset in the index of the byte after the record
 }
 
+// errIndexNotFile is the error of readLogIndex on an index that is not a
+// regular file: a named pipe, a device or a symbolic link, which readers
+// must not open (a pipe blocks them) and writers replace.
+var errIndexNotFile = errors.New("not a regular file")
+
 // readLogIndex returns the records of the election's log index that are
 // whole and match their hashes, up to the first that is not, and the size
 // of the file those records fill. A missing index has no records.
@@ -76,15 +82,25 @@ func readLogIndex(dir string, id snapshot.ElectionID) ([]indexRecord, int64, err
 // []byte makes: listing a long log is mostly work on this text, and its
 // records, messages and hashes are all parts of it.
 func readText(path string) (string, error) {
-	f, err := os.Open(path)
+	// Without following a link, and without waiting for a writer if the
+	// file is a named pipe; then only a regular file is read.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return "", errIndexNotFile
+	}
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	var b strings.Builder
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		b.Grow(int(fi.Size()))
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
 	}
+	if !fi.Mode().IsRegular() {
+		return "", errIndexNotFile
+	}
+	var b strings.Builder
+	b.Grow(int(fi.Size()))
 	if _, err := io.Copy(&b, f); err != nil {
 		return "", err
 	}
@@ -326,6 +342,9 @@ func (g *gitStore) updateLogIndex(id snapshot.ElectionID, old plumbing.Hash,
 		return nil
 	}
 	records, size, err := readLogIndex(g.dir, id)
+	if errors.Is(err, errIndexNotFile) {
+		return g.rewriteLogIndex(id, added[len(added)-1].hash)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 	"time"
 
@@ -207,5 +209,78 @@ func TestParseCommitContent(t *testing.T) {
 		parent.String() != "1111111111111111111111111111111111111111" ||
 		msg != "subject\n\nKey: value\n" {
 		t.Errorf("parseCommitContent = %s, %s, %q, %v", tree, parent, msg, err)
+	}
+}
+
+// TestLogIndexNotAFile: an index that is a named pipe, a link or a folder
+// is no index. Log must neither block on a pipe nor read through a link,
+// and the next write must put a real index in its place (a folder, which
+// a write cannot replace, is left and only costs time).
+func TestLogIndexNotAFile(t *testing.T) {
+	t.Parallel()
+	s, dir := openGit(t)
+	for v := range int64(3) {
+		mustPut(t, s, snap("80", v, t0.Add(time.Duration(v)*time.Minute), docs(v, "a")...))
+	}
+	s.Close()
+	path := logIndexPath(dir, "80")
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := filepath.Join(t.TempDir(), "index")
+	v := int64(10)
+	for _, tc := range []struct {
+		what string
+		make func() error
+	}{
+		{"named pipe", func() error { return syscall.Mkfifo(path, 0o644) }},
+		{"link", func() error {
+			if err := os.WriteFile(elsewhere, whole, 0o644); err != nil {
+				return err
+			}
+			return os.Symlink(elsewhere, path)
+		}},
+		{"folder", func() error { return os.Mkdir(path, 0o755) }},
+	} {
+		if err := os.RemoveAll(path); err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.make(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			checkLog(t, tc.what, dir, "80", int(v-7))
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("index is a %s: Log blocked", tc.what)
+		}
+		s := openDir(t, dir)
+		mustPut(t, s, snap("80", v, t0.Add(time.Duration(v)*time.Minute), docs(v, "a")...))
+		s.Close()
+		v++
+		if data, err := os.ReadFile(elsewhere); err == nil && !bytes.Equal(data, whole) {
+			t.Errorf("index is a %s: a write wrote through it", tc.what)
+		}
+		fi, err := os.Lstat(path)
+		if tc.what == "folder" {
+			if err != nil || !fi.IsDir() {
+				t.Errorf("index was a folder: now %v, %v", fi, err)
+			}
+			continue
+		}
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("index was a %s: after a write it is %v, %v", tc.what, fi, err)
+			continue
+		}
+		want := commitsOldestFirst(logWithoutIndex(t, dir, "80"))
+		if got := indexedCommits(t, dir, "80"); !reflect.DeepEqual(got, want) {
+			t.Errorf("index was a %s: after a write it holds %d commits, want %d", tc.what,
+				len(got), len(want))
+		}
 	}
 }

@@ -21,8 +21,22 @@ import (
 
 // jsonScanner reads JSON values from b, starting at i.
 type jsonScanner struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	depth int // of the objects and arrays the scanner is in
+}
+
+// maxScanDepth is the deepest nesting of objects and arrays the scanners
+// read: the writer nests four deep. Deeper values are left to
+// encoding/json, which refuses them past its own limit; reading them here
+// recursively could overflow the stack on a damaged line of brackets.
+const maxScanDepth = 16
+
+// enter notes that the scanner goes into an object or array, and says
+// whether it may.
+func (s *jsonScanner) enter() bool {
+	s.depth++
+	return s.depth <= maxScanDepth
 }
 
 // next consumes c if it comes next.
@@ -136,7 +150,8 @@ func (s *jsonScanner) int() (int64, bool) {
 // scanner at its value; member reads the value and says whether it could.
 // A member named twice is refused.
 func (s *jsonScanner) object(member func(key string) bool) bool {
-	if !s.next('{') {
+	defer func() { s.depth-- }()
+	if !s.enter() || !s.next('{') {
 		return false
 	}
 	if s.next('}') {
@@ -160,7 +175,8 @@ func (s *jsonScanner) object(member func(key string) bool) bool {
 
 // array reads an array, calling elem for each element.
 func (s *jsonScanner) array(elem func() bool) bool {
-	if !s.next('[') {
+	defer func() { s.depth-- }()
+	if !s.enter() || !s.next('[') {
 		return false
 	}
 	if s.next(']') {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,4 +163,26 @@ func FuzzScanZstdLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line []byte) {
 		checkScanners(t, line)
 	})
+}
+
+// TestScanZstdDeepLine: a damaged line of millions of brackets is refused
+// by the scanners, as encoding/json refuses it, rather than overflowing
+// the stack of whoever opens the store.
+func TestScanZstdDeepLine(t *testing.T) {
+	for _, open := range []string{"[", `{"a":`} {
+		deep := strings.Repeat(open, 20_000_000/len(open))
+		for _, line := range []string{`{"rec":` + deep, `{"end":` + deep, `{"rec":{"files":` + deep} {
+			if _, ok := scanZstdLine([]byte(line)); ok {
+				t.Errorf("scanZstdLine accepted a line of %d nested values", len(deep)/len(open))
+			}
+			if _, err := parseZstdJournalLine([]byte(line), zstdFormat); err == nil {
+				t.Errorf("parseZstdJournalLine read a line of %d nested values", len(deep)/len(open))
+			}
+		}
+		if _, _, ok := scanZstdRecord2([]byte(deep)); ok {
+			t.Error("scanZstdRecord2 accepted a record of nested values")
+		}
+	}
+	// Nesting the writer's shape never reaches is still read.
+	checkScanners(t, []byte(`{"rec":{"x":[[[[[[1]]]]]]},"crc32c":"00"}`))
 }

@@ -169,33 +169,54 @@ func rollbackTarget(st store.Store, id snapshot.ElectionID, ref string) (store.E
 
 // publishDirFile, in the store folder, names the publish folder that
 // ctrunner watch last published to, so that publish and rollback swap it
-// too.
+// too, and on a second line the store folder watch wrote it in. A copy of
+// the store (a backup, a rehearsal copy, a replica of a zstd store) carries
+// the file along; the second line keeps the copy from swapping the
+// original's publish folder.
 const publishDirFile = "ctrunner-publish-dir"
 
-// rememberPublishDir records dir as the store's publish folder.
+// rememberPublishDir records dir as the publish folder of the store in
+// storeDir.
 func rememberPublishDir(storeDir, dir string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
+	absStore, err := filepath.Abs(storeDir)
+	if err != nil {
+		return err
+	}
 	return writeFileAtomically(filepath.Join(storeDir, publishDirFile), func(w io.Writer) error {
-		_, err := fmt.Fprintln(w, abs)
+		_, err := fmt.Fprintf(w, "%s\n%s\n", abs, absStore)
 		return err
 	})
 }
 
 // rememberedPublishDir returns the publish folder recorded in the store
-// folder, if it still exists.
-func rememberedPublishDir(storeDir string) string {
+// folder, if it still exists and was recorded by this store rather than
+// by the store this one was copied from; if it was not, it says why in
+// note.
+func rememberedPublishDir(storeDir string) (dir, note string) {
 	data, err := os.ReadFile(filepath.Join(storeDir, publishDirFile))
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	dir := strings.TrimSpace(string(data))
+	dir, recordedStore, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	dir, recordedStore = strings.TrimSpace(dir), strings.TrimSpace(recordedStore)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return ""
+		return "", ""
 	}
-	return dir
+	if recordedStore != "" {
+		// A file of a store made before the second line names no store.
+		was, err1 := os.Stat(recordedStore)
+		is, err2 := os.Stat(storeDir)
+		if err1 != nil || err2 != nil || !os.SameFile(was, is) {
+			return "", fmt.Sprintf("not swapping publish folder %s: ctrunner watch "+
+				"published to it from the store %s, of which this store is a copy or "+
+				"which moved (give --publish-dir to swap it)", dir, recordedStore)
+		}
+	}
+	return dir, ""
 }
 
 // publishEntry records the publication of e, then rewrites the publish
@@ -209,7 +230,11 @@ func publishEntry(c *cli.Context, io streams, st store.Store, e store.Entry,
 	}
 	out := publishTargets(c, io)
 	if !c.IsSet("publish-dir") {
-		if dir := rememberedPublishDir(c.String("store")); dir != "" {
+		dir, note := rememberedPublishDir(c.String("store"))
+		if note != "" {
+			io.warnf("note: %s", note)
+		}
+		if dir != "" {
 			io.warnf("also swapping publish folder %s, which ctrunner watch publishes to "+
 				"(--publish-dir '' leaves it as it is)", dir)
 			out.dir = dir

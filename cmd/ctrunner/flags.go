@@ -173,7 +173,9 @@ var easternLayouts = []string{"2006-01-02 15:04:05", "2006-01-02 15:04",
 	"2006-01-02T15:04:05", "2006-01-02T15:04"}
 
 // parseTimeFlag reads the value v of the time flag --name of command: an
-// RFC 3339 time, or an Eastern wall-clock time such as 2022-11-08 21:30.
+// RFC 3339 time, or an Eastern wall-clock time such as 2022-11-08 21:30,
+// maybe followed by EST or EDT as log, replay and plot print it (the zone
+// picks which of the two 1:30s the end of daylight saving time means).
 // An empty value is the zero time.
 func parseTimeFlag(command, name, v string) (time.Time, error) {
 	s := strings.TrimSpace(v)
@@ -183,10 +185,33 @@ func parseTimeFlag(command, name, v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
+	wall, zone := s, ""
+	for _, z := range []string{"EST", "EDT"} {
+		if rest, ok := strings.CutSuffix(s, " "+z); ok {
+			wall, zone = strings.TrimSpace(rest), z
+		}
+	}
 	for _, layout := range easternLayouts {
-		if t, err := time.ParseInLocation(layout, s, easternTime); err == nil {
+		t, err := time.ParseInLocation(layout, wall, easternTime)
+		if err != nil {
+			continue
+		}
+		if zone == "" {
 			return t, nil
 		}
+		// The same wall clock at the zone's offset, if Eastern time kept
+		// that zone then.
+		offset := -5 * time.Hour
+		if zone == "EDT" {
+			offset = -4 * time.Hour
+		}
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0,
+			time.UTC).Add(-offset)
+		if got, _ := t.In(easternTime).Zone(); got == zone {
+			return t, nil
+		}
+		return time.Time{}, usagef("%s: --%s %q: Eastern time was not %s then", command,
+			name, v, zone)
 	}
 	return time.Time{}, usagef("%s: --%s %q is not a time like 2022-11-08T21:30:00-05:00 "+
 		"or 2022-11-08 21:30 (Eastern time)", command, name, v)
