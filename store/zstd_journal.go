@@ -577,6 +577,14 @@ func newZstdIndex(format int) *zstdIndex {
 	}
 }
 
+// reserve makes room in an empty index for about n records, so that
+// opening a store of thousands does not grow its maps step by step.
+func (ix *zstdIndex) reserve(n int) {
+	ix.byID = make(map[snapshot.Hash]*zstdIndexed, n)
+	ix.snapshots = make(map[string]*zstdIndexed, n)
+	ix.objects = make(map[string]bool, n)
+}
+
 // add indexes the record rec, whose hash is commit, taking the members
 // its line leaves out from the previous record, which follows has checked
 // exists. For a publish record, whose published record follows has
@@ -742,6 +750,9 @@ func (ix *zstdIndex) refresh(f *os.File) (torn int64, err error) {
 	committed, off := 0, 0   // offsets in data
 	var lines, committedLines int64
 	parsed := parseZstdJournalLines(data, ix.format)
+	if ix.end == 0 {
+		ix.reserve(len(parsed))
+	}
 	for k := 0; off < len(data); k++ {
 		line, _, complete := bytes.Cut(data[off:], []byte{'\n'})
 		if !complete {
