@@ -16,7 +16,7 @@ import (
 var ErrNoSnapshots = errors.New("no snapshots to chart")
 
 // ErrUnknownOffice is returned when ShareOptions.Office names no office
-// with statewide votes, or more than one.
+// with statewide votes, or more than one; the message says which.
 var ErrUnknownOffice = errors.New("unknown office")
 
 // ShareOptions choose the office of a shares chart and how many of its
@@ -329,9 +329,9 @@ func pickOffice(want string, withVotes []snapshot.OfficeID, ld *snapshot.LookupD
 		if len(named) > 3 {
 			ids = append(ids, fmt.Sprintf("and %d more", len(named)-3))
 		}
-		return snapshot.Office{}, fmt.Errorf("%w: %d offices of election %s are named %q "+
-			"(IDs %s); give the ID of one", ErrUnknownOffice, len(named), election,
-			named[0].Name, strings.Join(ids, ", "))
+		return snapshot.Office{}, ambiguousOffice(fmt.Sprintf("%d offices of election %s "+
+			"are named %q (IDs %s); give the ID of one", len(named), election,
+			named[0].Name, strings.Join(ids, ", ")))
 	}
 	var matches []snapshot.Office
 	for _, o := range candidates {
@@ -353,6 +353,13 @@ func pickOffice(want string, withVotes []snapshot.OfficeID, ld *snapshot.LookupD
 	if len(matches) > 3 {
 		names = append(names, fmt.Sprintf("and %d more", len(matches)-3))
 	}
-	return snapshot.Office{}, fmt.Errorf("%w: %q matches %d offices of election %s: %s",
-		ErrUnknownOffice, want, len(matches), election, strings.Join(names, ", "))
+	return snapshot.Office{}, ambiguousOffice(fmt.Sprintf("%q matches %d offices of "+
+		"election %s: %s", want, len(matches), election, strings.Join(names, ", ")))
 }
+
+// ambiguousOffice is the error of an office asked for that names several:
+// ErrUnknownOffice to errors.Is, without saying "unknown".
+type ambiguousOffice string
+
+func (e ambiguousOffice) Error() string { return string(e) }
+func (e ambiguousOffice) Unwrap() error { return ErrUnknownOffice }

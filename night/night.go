@@ -119,13 +119,14 @@ func Open(src Source, election snapshot.ElectionID, opts Options) (*Night, error
 
 func rangeText(opts Options) string {
 	const layout = time.RFC3339
+	from, to := opts.From.UTC().Format(layout), opts.To.UTC().Format(layout)
 	switch {
 	case opts.From.IsZero():
-		return "by " + opts.To.Format(layout)
+		return "by " + to
 	case opts.To.IsZero():
-		return "from " + opts.From.Format(layout)
+		return "from " + from
 	}
-	return "from " + opts.From.Format(layout) + " to " + opts.To.Format(layout)
+	return "from " + from + " to " + to
 }
 
 // Snapshots is the number of snapshots Play emits.

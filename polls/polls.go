@@ -282,11 +282,10 @@ func Each(dir string, fn func(Record)) (unreadable int, err error) {
 	}
 	if !found {
 		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return 0, fmt.Errorf("no store at %s (give --store, or set CTRUNNER_STORE): %w",
-				dir, fs.ErrNotExist)
+			return 0, notExist(fmt.Sprintf("no store at %s (create one with ctrunner "+
+				"archive or ctrunner import)", dir))
 		}
-		return 0, fmt.Errorf("no poll journal in %s (ctrunner watch writes one): %w",
-			dir, fs.ErrNotExist)
+		return 0, notExist(fmt.Sprintf("no poll journal in %s (ctrunner watch writes one)", dir))
 	}
 	return unreadable, nil
 }
@@ -319,3 +318,10 @@ func eachIn(path string, fn func(Record)) (unreadable int, err error) {
 		fn(r)
 	}
 }
+
+// notExist is an error that is fs.ErrNotExist to errors.Is and says only
+// its own message.
+type notExist string
+
+func (e notExist) Error() string { return string(e) }
+func (e notExist) Unwrap() error { return fs.ErrNotExist }

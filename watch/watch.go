@@ -547,7 +547,7 @@ func (w *watcher) logNew(c Commit) {
 	w.versions.Add(1)
 	if len(e.Suspect) > 0 {
 		w.suspects.Add(1)
-		w.log.Warn("suspect version", append(attrs, "suspect", e.Suspect)...)
+		w.log.Warn("suspect version", append(attrs, "suspect", suspectSummary(e.Suspect))...)
 		return
 	}
 	w.log.Info("new version", attrs...)
@@ -635,4 +635,16 @@ func ids(list []snapshot.ElectionID) string {
 // oneLine keeps a message on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// suspectSummary gives a version's suspect reasons for one log line: the
+// first three, "; "-separated, and how many more there are (ctrunner show
+// lists them all).
+func suspectSummary(reasons []string) string {
+	const shown = 3
+	s := strings.Join(reasons[:min(len(reasons), shown)], "; ")
+	if len(reasons) > shown {
+		s += fmt.Sprintf("; and %d more reasons (ctrunner show lists them)", len(reasons)-shown)
+	}
+	return s
 }

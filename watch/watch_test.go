@@ -334,3 +334,14 @@ func TestRunListRetried(t *testing.T) {
 		t.Errorf("%d failures of the election list logged, want 2", got)
 	}
 }
+
+func TestSuspectSummary(t *testing.T) {
+	reasons := []string{"a: 1", "b: 2", "c: 3", "d: 4", "e: 5"}
+	if got, want := suspectSummary(reasons[:2]), "a: 1; b: 2"; got != want {
+		t.Errorf("suspectSummary(2) = %q, want %q", got, want)
+	}
+	if got, want := suspectSummary(reasons),
+		"a: 1; b: 2; c: 3; and 2 more reasons (ctrunner show lists them)"; got != want {
+		t.Errorf("suspectSummary(5) = %q, want %q", got, want)
+	}
+}

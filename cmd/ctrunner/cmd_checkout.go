@@ -23,13 +23,25 @@ func checkoutCommand(io streams) *cli.Command {
 			"only with --force.",
 		Flags: []cli.Flag{
 			storeFlag(),
-			&cli.StringFlag{Name: "dest", Usage: "folder to write", Required: true},
+			&cli.StringFlag{Name: "dest", Usage: "folder to write (required)"},
 			&cli.BoolFlag{Name: "force", Usage: "replace an existing folder"},
 		},
 		Action: func(c *cli.Context) error {
 			ref, err := oneArg(c, "the snapshot to check out (e.g. 80, 80@13392, 80~1)")
 			if err != nil {
 				return err
+			}
+			dest := c.String("dest")
+			if dest == "" {
+				return usagef("checkout: give --dest DIR, the folder to write (e.g. --dest out)")
+			}
+			// Refuse a destination before reading anything, so that its
+			// error is the only line.
+			if err := checkDest(dest, c.String("store")); err != nil {
+				return err
+			}
+			if entries, err := os.ReadDir(dest); err == nil && len(entries) > 0 && !c.Bool("force") {
+				return fmt.Errorf("checkout: %s exists and is not empty (use --force to replace it)", dest)
 			}
 			st, err := openStore(c)
 			if err != nil {
@@ -42,10 +54,6 @@ func checkoutCommand(io streams) *cli.Command {
 			}
 			files, err := checkoutFiles(snap, io)
 			if err != nil {
-				return err
-			}
-			dest := c.String("dest")
-			if err := checkDest(dest, c.String("store")); err != nil {
 				return err
 			}
 			if err := writeFolder(dest, files, c.Bool("force")); err != nil {

@@ -244,9 +244,14 @@ func runPlot(st store.Store, req plotRequest, s streams) error {
 	if err != nil {
 		return err
 	}
-	count := fmt.Sprintf("%d snapshots", len(entries))
-	if len(entries) == 1 {
-		count = "1 snapshot"
+	// The snapshots drawn: the points of the fullest line.
+	drawn := 0
+	for _, l := range c.Lines {
+		drawn = max(drawn, len(l.Points))
+	}
+	count := fmt.Sprintf("%d of %d snapshots drawn", drawn, len(entries))
+	if drawn == len(entries) {
+		count = fmt.Sprintf("%d %s", drawn, plural(drawn, "snapshot"))
 	}
 	s.warnf("wrote %s: %s, %s of election %s, %s", req.output, req.kind, c.Subject,
 		req.election, count)

@@ -86,14 +86,14 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time "+
-		"(2024-11-05T20:00:00-05:00) nor a duration (90m)", s)
+	if t, err := parseTimeFlag("polls", "since", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a time (2024-11-05T20:00:00-05:00, or "+
+		"2024-11-05 20:00 Eastern) nor a duration (90m)", s)
 }
 
 func statusText(status int) string {

@@ -107,8 +107,8 @@ func runSimulate(c *cli.Context, io streams) error {
 	}
 
 	announce := func() {
-		io.warnf("simulating %s as election %s: %d versions from %s, seed %d",
-			src.describe, target, opts.Versions, opts.Start.Format(time.RFC3339), opts.Seed)
+		io.warnf("simulating %s as election %s: %d %s from %s, seed %d",
+			src.describe, target, opts.Versions, plural(opts.Versions, "version"), opts.Start.Format(time.RFC3339), opts.Seed)
 	}
 	if dir := c.String("legacy-dir"); dir != "" {
 		return writeLegacyNight(io, night, dir, target, ld, announce)
@@ -319,7 +319,8 @@ func storeNight(c *cli.Context, io streams, night *rehearsal.Night,
 		return err
 	}
 	io.stdout.Write([]byte(report.String()))
-	io.warnf("wrote %d versions of election %s to %s", night.Len(), target, dir)
+	io.warnf("wrote %d %s of election %s to %s", night.Len(), plural(night.Len(), "version"),
+		target, dir)
 	return nil
 }
 
@@ -384,7 +385,8 @@ func writeLegacyNight(io streams, night *rehearsal.Night, dir string,
 			}
 		}
 	}
-	io.warnf("wrote %d versions of election %s to %s", night.Len(), target, dir)
+	io.warnf("wrote %d %s of election %s to %s", night.Len(), plural(night.Len(), "version"),
+		target, dir)
 	return nil
 }
 

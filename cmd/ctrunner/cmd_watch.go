@@ -67,7 +67,7 @@ func watchCommand(io streams) *cli.Command {
 				Usage: "every N-th poll that finds the version unchanged fetches the documents " +
 					"anyway, to catch a version number reused with other documents (0: never)"},
 			&cli.DurationFlag{Name: "max-backoff",
-				Usage: "longest wait after failed polls (default: 10 × --interval)"},
+				Usage: "longest wait after failed polls", DefaultText: "10 × --interval"},
 			&cli.DurationFlag{Name: "list-interval",
 				Usage: "time between two reads of the election list (ALL, default)",
 				Value: watch.DefaultListInterval},
@@ -299,6 +299,19 @@ func newLogger(format string, io streams) (*slog.Logger, error) {
 // snapshot and its publication are stored either way.
 func afterCommit(out publishOutputs, log *slog.Logger, pusher *store.BackgroundPusher,
 	hooks *hookRunner) func(context.Context, watch.Commit) {
+	// A note on the documents (codes missing from the lookup data) would
+	// repeat with every version of the night: it is logged once per
+	// election, later ones only at debug level.
+	var noted sync.Map
+	note := func(id snapshot.ElectionID) func(string) {
+		return func(msg string) {
+			if _, seen := noted.LoadOrStore(id, true); seen {
+				log.Debug(msg)
+				return
+			}
+			log.Info(msg + " (said once per election)")
+		}
+	}
 	return func(ctx context.Context, wc watch.Commit) {
 		if pusher != nil {
 			pusher.Notify()
@@ -308,7 +321,7 @@ func afterCommit(out publishOutputs, log *slog.Logger, pusher *store.BackgroundP
 		}
 		if out.dir != "" {
 			_, err := publish.Write(out.dir, wc.Snapshot, wc.Publication.At,
-				publish.Options{Grace: out.grace, Warn: func(msg string) { log.Info(msg) }})
+				publish.Options{Grace: out.grace, Warn: note(wc.Snapshot.Election)})
 			if err != nil {
 				log.Warn("publishing failed", "election", wc.Entry.Election,
 					"version", int64(wc.Entry.Version), "err", err.Error())

@@ -6,7 +6,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"ctrunner/snapshot"
 )
@@ -43,7 +45,9 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request, action string) 
 		var id snapshot.ElectionID
 		var v snapshot.Version
 		if id, v, err = electionVersion(q); err == nil {
-			s.SetVersion(id, v)
+			if err = s.recorded(id, v); err == nil {
+				s.SetVersion(id, v)
+			}
 		}
 	case "move":
 		var id snapshot.ElectionID
@@ -69,6 +73,11 @@ func (s *Server) controlFault(q url.Values) error {
 	path := q.Get("path")
 	if path == "" {
 		return fmt.Errorf("missing parameter path")
+	}
+	if !servedPath(path) {
+		return fmt.Errorf("path %q is none the API serves: give *, Elections.json, "+
+			"election/ID/Version.json or election/ID/VERSION/Electiondata.json "+
+			"(or Lookupdata.json), e.g. election/80/13392/Electiondata.json", path)
 	}
 	f := Fault{
 		Kind:       Kind(q.Get("kind")),
@@ -103,4 +112,51 @@ func electionVersion(q url.Values) (snapshot.ElectionID, snapshot.Version, error
 			q.Get("version"))
 	}
 	return id, snapshot.Version(v), nil
+}
+
+// recorded checks, for the HTTP control, that the folder holds version v
+// of election id: a version set by mistake would only show later, as 404s.
+func (s *Server) recorded(id snapshot.ElectionID, v snapshot.Version) error {
+	versions := s.archive.Versions(id)
+	if slices.Contains(versions, v) {
+		return nil
+	}
+	if len(versions) == 0 {
+		return fmt.Errorf("election %s is not in %s", id, s.archive.Dir())
+	}
+	names := make([]string, len(versions))
+	for i, rv := range versions {
+		names[i] = rv.String()
+	}
+	return fmt.Errorf("election %s has no recorded version %s (recorded: %s)", id, v,
+		strings.Join(names, ", "))
+}
+
+// servedPath reports whether path is "*" or has the shape of a path the
+// API serves, so that a fault set on a mistyped path is refused rather
+// than never triggered.
+func servedPath(path string) bool {
+	parts := strings.Split(path, "/")
+	switch {
+	case path == "*" || path == "Elections.json":
+		return true
+	case len(parts) == 3:
+		return parts[0] == "election" && isDigits(parts[1]) && parts[2] == "Version.json"
+	case len(parts) == 4:
+		return parts[0] == "election" && isDigits(parts[1]) && isDigits(parts[2]) &&
+			(parts[3] == "Electiondata.json" || parts[3] == "Lookupdata.json")
+	}
+	return false
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -208,8 +208,8 @@ func CheckLoopback(addr string) error {
 	}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("address %q: the fake API only listens on a loopback address "+
-			"such as 127.0.0.1", addr)
+		return fmt.Errorf("address %q: only a loopback address such as 127.0.0.1 is "+
+			"served", addr)
 	}
 	return nil
 }

@@ -243,6 +243,16 @@ func TestControlEndpoint(t *testing.T) {
 		{"_fake/version?election=80&version=-1", 400},
 		{"_fake/move?election=80&after=" + versionPath + "&version=1314", 200},
 		{"_fake/move?election=80&version=1314", 400},
+		// Paths the API never serves, and versions the folder lacks.
+		{"_fake/fault?path=election/80/Electiondata.json&kind=html", 400},
+		{"_fake/fault?path=/Elections.json&kind=html", 400},
+		{"_fake/fault?path=*&kind=html&count=0", 200},
+		{"_fake/reset", 200},
+		{"_fake/fault?path=" + versionPath + "&kind=html&count=1", 200},
+		{"_fake/version?election=80&version=77", 400},
+		{"_fake/version?election=999&version=1", 400},
+		{"_fake/version?election=80&version=1313", 200},
+		{"_fake/move?election=80&after=" + versionPath + "&version=1314", 200},
 	}
 	for _, s := range steps {
 		if status, body := post(t, srv, s.post); status != s.wantStatus {
