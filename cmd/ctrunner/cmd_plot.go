@@ -63,12 +63,7 @@ func plotCommand(s streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return runPlot(st, req, s)
+			return withStore(c, func(st store.Store) error { return runPlot(st, req, s) })
 		},
 	}
 }

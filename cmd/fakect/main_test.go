@@ -21,9 +21,9 @@ func TestRunRefuses(t *testing.T) {
 		stderr string
 	}{
 		{nil, 2, "usage: fakect"},
-		{[]string{"-addr", "0.0.0.0:8089", "dir"}, 2, "only listens on a loopback address"},
-		{[]string{"-addr", ":8089", "dir"}, 2, "only listens on a loopback address"},
-		{[]string{"-addr", "192.168.1.1:80", "dir"}, 2, "only listens on a loopback address"},
+		{[]string{"-addr", "0.0.0.0:8089", "dir"}, 2, "only a loopback address such as 127.0.0.1 is served"},
+		{[]string{"-addr", ":8089", "dir"}, 2, "only a loopback address such as 127.0.0.1 is served"},
+		{[]string{"-addr", "192.168.1.1:80", "dir"}, 2, "only a loopback address such as 127.0.0.1 is served"},
 		{[]string{"-bogus", "dir"}, 2, "flag provided but not defined"},
 		{[]string{"a", "b"}, 2, "usage: fakect"},
 		{[]string{"-addr", "127.0.0.1:0", filepath.Join(t.TempDir(), "missing")}, 1,
