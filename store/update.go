@@ -28,41 +28,13 @@ import (
 // removes every object: see journalName.
 
 func (g *gitStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	var e Entry
-	var added bool
-	c, err := snapshotChange(s)
-	if err == nil {
-		err = g.update(ctx, func(b *gitBatch) error {
-			var err error
-			e, added, err = b.add(c)
-			return err
-		})
-	}
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-			s.Election, s.Version, err)
-	}
-	return e, added, nil
+	return putSnapshot(s, snapshotChange, alone[*gitBatch, change](ctx, g.update))
 }
 
 func (g *gitStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
 	sourceURL string) (bool, error) {
-	var added bool
-	c, err := electionListChange(data, fetchedAt, sourceURL)
-	if err == nil {
-		err = g.update(ctx, func(b *gitBatch) error {
-			var err error
-			_, added, err = b.add(c)
-			return err
-		})
-	}
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	return added, nil
+	return putElectionList(data, fetchedAt, sourceURL, electionListChange,
+		alone[*gitBatch, change](ctx, g.update))
 }
 
 func (g *gitStore) Update(ctx context.Context, fn func(b Batch) error) error {
@@ -193,42 +165,12 @@ var errBatchDone = errors.New("batch used after its Update returned")
 var errBatchFailed = errors.New("an earlier write of the batch failed")
 
 func (b *gitBatch) Put(s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	e, added, err := b.put(s)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-			s.Election, s.Version, err)
-	}
-	return e, added, nil
+	return putSnapshot(s, snapshotChange, b.add)
 }
 
 func (b *gitBatch) PutElectionList(data []byte, fetchedAt time.Time,
 	sourceURL string) (bool, error) {
-	added, err := b.putElectionList(data, fetchedAt, sourceURL)
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	return added, nil
-}
-
-func (b *gitBatch) put(s *snapshot.Snapshot) (Entry, bool, error) {
-	c, err := snapshotChange(s)
-	if err != nil {
-		return Entry{}, false, err // refused input: the batch goes on
-	}
-	return b.add(c)
-}
-
-func (b *gitBatch) putElectionList(data []byte, fetchedAt time.Time,
-	sourceURL string) (bool, error) {
-	c, err := electionListChange(data, fetchedAt, sourceURL)
-	if err != nil {
-		return false, err
-	}
-	_, added, err := b.add(c)
-	return added, err
+	return putElectionList(data, fetchedAt, sourceURL, electionListChange, b.add)
 }
 
 // add adds c on top of its branch's tip as the batch left it, unless c.same

@@ -22,41 +22,13 @@ import (
 // and the journal is cut back.
 
 func (z *zstdStore) Put(ctx context.Context, s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	var e Entry
-	var added bool
-	c, err := zstdSnapshotChange(s)
-	if err == nil {
-		err = z.update(ctx, func(b *zstdBatch) error {
-			var err error
-			e, added, err = b.add(c)
-			return err
-		})
-	}
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-			s.Election, s.Version, err)
-	}
-	return e, added, nil
+	return putSnapshot(s, zstdSnapshotChange, alone[*zstdBatch, zstdChange](ctx, z.update))
 }
 
 func (z *zstdStore) PutElectionList(ctx context.Context, data []byte, fetchedAt time.Time,
 	sourceURL string) (bool, error) {
-	var added bool
-	c, err := zstdElectionListChange(data, fetchedAt, sourceURL)
-	if err == nil {
-		err = z.update(ctx, func(b *zstdBatch) error {
-			var err error
-			_, added, err = b.add(c)
-			return err
-		})
-	}
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	return added, nil
+	return putElectionList(data, fetchedAt, sourceURL, zstdElectionListChange,
+		alone[*zstdBatch, zstdChange](ctx, z.update))
 }
 
 func (z *zstdStore) Update(ctx context.Context, fn func(b Batch) error) error {
@@ -138,33 +110,12 @@ type zstdPending struct {
 }
 
 func (b *zstdBatch) Put(s *snapshot.Snapshot) (Entry, bool, error) {
-	if s == nil {
-		return Entry{}, false, errors.New("archiving snapshot: no snapshot")
-	}
-	c, err := zstdSnapshotChange(s)
-	var e Entry
-	var added bool
-	if err == nil {
-		e, added, err = b.add(c)
-	}
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("archiving election %s version %s: %w",
-			s.Election, s.Version, err)
-	}
-	return e, added, nil
+	return putSnapshot(s, zstdSnapshotChange, b.add)
 }
 
 func (b *zstdBatch) PutElectionList(data []byte, fetchedAt time.Time,
 	sourceURL string) (bool, error) {
-	c, err := zstdElectionListChange(data, fetchedAt, sourceURL)
-	var added bool
-	if err == nil {
-		_, added, err = b.add(c)
-	}
-	if err != nil {
-		return false, fmt.Errorf("archiving election list: %w", err)
-	}
-	return added, nil
+	return putElectionList(data, fetchedAt, sourceURL, zstdElectionListChange, b.add)
 }
 
 func (b *zstdBatch) Contains(id snapshot.ElectionID, h snapshot.Hash) (bool, error) {
