@@ -15,6 +15,7 @@ import (
 // cmd; nothing imports a command.
 var allowed = map[string][]string{
 	"snapshot":      {},
+	"durable":       {},
 	"legacy":        {"snapshot"},
 	"feed":          {"snapshot"},
 	"feed/feedtest": {"snapshot", "legacy", "feed"},
@@ -27,7 +28,7 @@ var allowed = map[string][]string{
 	"suspect":       {"snapshot"},
 	"polls":         {"snapshot"},
 	"watch":         {"snapshot", "feed", "store", "suspect", "polls"},
-	"publish":       {"snapshot", "legacy", "export"},
+	"publish":       {"snapshot", "legacy", "export", "durable"},
 	"replay":        {"snapshot", "store"},
 	"night":         {"snapshot", "store", "diff"},
 	"cmd/ctrunner":  {"*"},

@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"ctrunner/durable"
 	"ctrunner/export"
 	"ctrunner/legacy"
 	"ctrunner/snapshot"
@@ -215,7 +216,7 @@ func writeVersion(versions string, snap *snapshot.Snapshot, rec *Record,
 		name string
 		data []byte
 	}{{RawFile, raw}, {ResultsFile, csv}} {
-		if err := writeSynced(filepath.Join(tmp, f.name), f.data); err != nil {
+		if err := durable.WriteFile(filepath.Join(tmp, f.name), f.data); err != nil {
 			return "", err
 		}
 	}
@@ -232,15 +233,15 @@ func writeVersion(versions string, snap *snapshot.Snapshot, rec *Record,
 		}
 		metaPath := filepath.Join(tmp, PublishedFile)
 		os.Remove(metaPath)
-		if err := writeSynced(metaPath, append(meta, '\n')); err != nil {
+		if err := durable.WriteFile(metaPath, append(meta, '\n')); err != nil {
 			return "", err
 		}
-		if err := syncDir(tmp); err != nil {
+		if err := durable.SyncDir(tmp); err != nil {
 			return "", err
 		}
 		err = os.Rename(tmp, filepath.Join(versions, name))
 		if err == nil {
-			return name, syncDir(versions)
+			return name, durable.SyncDir(versions)
 		}
 		if _, statErr := os.Stat(filepath.Join(versions, name)); statErr != nil || n > 1<<20 {
 			return "", err
@@ -277,7 +278,7 @@ func swapLink(dir, link, target string) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // clean removes the version folders of election id other than current
@@ -314,29 +315,4 @@ func Current(dir string, id snapshot.ElectionID) (Record, error) {
 		return rec, fmt.Errorf("reading %s: %w", PublishedFile, err)
 	}
 	return rec, nil
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ctrunner/durable"
 	"ctrunner/snapshot"
 )
 
@@ -121,7 +122,7 @@ func writeFolder(dest string, files []snapshot.File, force bool) error {
 	defer os.RemoveAll(tmp)
 
 	for _, f := range files {
-		if err := writeSynced(filepath.Join(tmp, f.Name), f.Data); err != nil {
+		if err := durable.WriteFile(filepath.Join(tmp, f.Name), f.Data); err != nil {
 			return fmt.Errorf("checkout: %w", err)
 		}
 	}
@@ -145,30 +146,5 @@ func writeFolder(dest string, files []snapshot.File, force bool) error {
 	if old != "" {
 		os.RemoveAll(old)
 	}
-	return syncDir(parent)
-}
-
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.SyncDir(parent)
 }

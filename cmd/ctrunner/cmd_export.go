@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"ctrunner/durable"
 	"ctrunner/export"
 	"ctrunner/export/sqlite"
 	"ctrunner/snapshot"
@@ -469,5 +470,5 @@ func writeFileAtomically(path string, write func(w io.Writer) error) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"ctrunner/durable"
 	"ctrunner/legacy"
 	"ctrunner/publish"
 	"ctrunner/snapshot"
@@ -196,7 +197,7 @@ func writeLegacyFolder(folder string, files []snapshot.File, fetchedAt time.Time
 	defer os.RemoveAll(tmp)
 	for _, f := range files {
 		path := filepath.Join(tmp, f.Name)
-		if err := writeSynced(path, f.Data); err != nil {
+		if err := durable.WriteFile(path, f.Data); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
 		if err := os.Chtimes(path, fetchedAt, fetchedAt); err != nil {
@@ -209,7 +210,7 @@ func writeLegacyFolder(folder string, files []snapshot.File, fetchedAt time.Time
 	if err := os.Rename(tmp, folder); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	return syncDir(parent)
+	return durable.SyncDir(parent)
 }
 
 // exportLegacyIndex writes index.json from the store's election list: as
