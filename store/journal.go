@@ -514,7 +514,7 @@ func setRef(dir string, name plumbing.ReferenceName, commit plumbing.Hash, noSyn
 		}
 	} else {
 		tmp := filepath.Join(dir, refTempName)
-		if err := writeSynced(tmp, []byte(commit.String()+"\n"), noSync); err != nil {
+		if err := writeSynced(tmp, []byte(commit.String()+"\n"), 0o666, noSync); err != nil {
 			return err
 		}
 		if err := os.Rename(tmp, p); err != nil {
@@ -527,11 +527,13 @@ func setRef(dir string, name plumbing.ReferenceName, commit plumbing.Hash, noSyn
 	return syncDir(filepath.Dir(p))
 }
 
-// writeSynced writes data to a new or truncated file and fsyncs it.
-func writeSynced(path string, data []byte, noSync bool) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+// writeSynced writes data to the file path, replacing any file there, with
+// the permissions perm, and fsyncs it.
+func writeSynced(path string, data []byte, perm fs.FileMode, noSync bool) error {
+	os.Remove(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	_, err = f.Write(data)
 	if err == nil && !noSync {

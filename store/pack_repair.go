@@ -127,30 +127,13 @@ func reindexPack(packDir string, h plumbing.Hash, noSync bool) (string, error) {
 		return "", fmt.Errorf("indexing pack %s: %w", name, err)
 	}
 	tmp := filepath.Join(packDir, idxTempPrefix+h.String())
-	if err := writeFileSynced(tmp, buf.Bytes(), noSync); err != nil {
+	if err := writeSynced(tmp, buf.Bytes(), 0o444, noSync); err != nil {
 		return "", fmt.Errorf("indexing pack %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(packDir, "pack-"+h.String()+".idx")); err != nil {
 		return "", fmt.Errorf("indexing pack %s: %w", name, err)
 	}
 	return fmt.Sprintf("indexed objects/pack/%s, a pack without index", name), nil
-}
-
-// writeFileSynced writes data to a new read-only file and fsyncs it.
-func writeFileSynced(path string, data []byte, noSync bool) error {
-	os.Remove(path)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && !noSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // checkPackFile checks cheaply that the pack h is whole: its header, its

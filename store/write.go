@@ -421,7 +421,7 @@ func (t *txn) moveRef(r refMove, old plumbing.Hash) error {
 		return err
 	}
 	refTemp := filepath.Join(t.g.dir, refTempName)
-	if err := writeSynced(refTemp, []byte(r.new.String()+"\n"), t.g.noSync); err != nil {
+	if err := writeSynced(refTemp, []byte(r.new.String()+"\n"), 0o666, t.g.noSync); err != nil {
 		return err
 	}
 
