@@ -107,8 +107,8 @@ func TestParseRetryAfter(t *testing.T) {
 		{"soon", 0},
 	}
 	for _, tt := range tests {
-		if got := parseRetryAfter(tt.in, now); got != tt.want {
-			t.Errorf("parseRetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
+		if got := RetryAfter(tt.in, now); got != tt.want {
+			t.Errorf("RetryAfter(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

@@ -216,7 +216,7 @@ func (c *Client) try(ctx context.Context, u string) ([]byte, *Error) {
 			ferr.Reason = strings.TrimSpace(ferr.Reason + " " + describeErrorBody(body))
 		}
 		ferr.retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
-		ferr.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		ferr.retryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return nil, ferr
 	}
 
@@ -280,9 +280,9 @@ func describeErrorBody(body []byte) string {
 	return "(body " + excerpt([]byte(trimmed), 120) + ")"
 }
 
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
-// It returns 0 when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
+// RetryAfter reads a Retry-After header: seconds (at most a day) or an
+// HTTP date. It returns 0 when the header is absent or unreadable.
+func RetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0

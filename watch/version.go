@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"ctrunner/feed"
@@ -96,7 +94,7 @@ func (w *watcher) fetchVersion(ctx context.Context, id snapshot.ElectionID,
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		io.Copy(io.Discard, io.LimitReader(resp.Body, maxVersionBytes))
 		a.bytes = int64(len(body))
-		a.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		a.retryAfter = feed.RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		reason := http.StatusText(resp.StatusCode)
 		if isMarkup(body) {
 			reason += " (an HTML or XML page)"
@@ -129,12 +127,12 @@ func parseVersionDoc(body []byte) (snapshot.Version, string) {
 	if isMarkup(body) {
 		return 0, "body is an HTML or XML page, not JSON"
 	}
+	// feed.ParseVersion refuses what is not one JSON object; a body that
+	// starts with one and goes on is refused here.
 	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return 0, "Version.json is not a JSON object: body starts " + excerpt(body, 40)
-	}
-	if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
+	if err := dec.Decode(&fields); err == nil && fields != nil &&
+		len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return 0, "Version.json has trailing data after the JSON object"
 	}
 	return feed.ParseVersion(body)
@@ -142,34 +140,6 @@ func parseVersionDoc(body []byte) (snapshot.Version, string) {
 
 func isMarkup(body []byte) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(body), []byte("<"))
-}
-
-// excerpt quotes the start of body for a message.
-func excerpt(body []byte, n int) string {
-	s := strings.ToValidUTF8(string(body[:min(n, len(body))]), "?")
-	if len(body) > n {
-		s += "…"
-	}
-	return strconv.Quote(s)
-}
-
-// parseRetryAfter reads a Retry-After header: seconds or an HTTP date. It
-// returns 0 when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(min(secs, int64(24*time.Hour/time.Second))) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // unwrapURLError drops the "Get URL:" prefix of a *url.Error.
