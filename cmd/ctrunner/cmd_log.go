@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	goio "io"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,13 +47,7 @@ func logCommand(io streams) *cli.Command {
 			}
 
 			if c.Bool("json") {
-				enc := json.NewEncoder(io.stdout)
-				for _, e := range entries {
-					if err := enc.Encode(entryJSON(e)); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeJSONLines(io.stdout, entries, entryJSON)
 			}
 			header := []string{"SNAPSHOT", "FETCHED (EASTERN)", "VERSION",
 				"PRECINCTS REPORTING", "SOURCE"}
@@ -183,32 +173,4 @@ func suspectKinds(reasons []string) string {
 		}
 	}
 	return strings.Join(kinds, ", ")
-}
-
-// writeColumns writes rows as aligned columns, two spaces apart, the last
-// column unpadded: what text/tabwriter does, without holding a copy of
-// every cell, which mattered for logs of thousands of snapshots.
-func writeColumns(w goio.Writer, rows [][]string) error {
-	var widths []int
-	for _, row := range rows {
-		for i, cell := range row[:max(len(row)-1, 0)] {
-			if i == len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
-		}
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	for _, row := range rows {
-		for i, cell := range row {
-			bw.WriteString(cell)
-			if i < len(row)-1 {
-				for pad := widths[i] - utf8.RuneCountInString(cell) + 2; pad > 0; pad-- {
-					bw.WriteByte(' ')
-				}
-			}
-		}
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
 }

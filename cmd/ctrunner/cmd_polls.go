@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -62,22 +60,16 @@ func runPolls(c *cli.Context, io streams) error {
 	}
 
 	if c.Bool("json") {
-		enc := json.NewEncoder(io.stdout)
-		for _, r := range records {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(io.stdout, records, func(r polls.Record) polls.Record { return r })
 	}
-	tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME (EASTERN)\tELECTION\tSTATUS\tLATENCY\tBYTES\tVERSION\tOUTCOME\tDETAIL")
+	rows := [][]string{{"TIME (EASTERN)", "ELECTION", "STATUS", "LATENCY", "BYTES", "VERSION",
+		"OUTCOME", "DETAIL"}}
 	for _, r := range records {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", eastern(r.Time), r.Election,
-			orDash(statusText(r.Status)), latencyText(r.LatencyMS), r.Bytes,
-			orDash(versionText(r.Version)), r.Outcome, orDash(pollDetail(r)))
+		rows = append(rows, []string{eastern(r.Time), string(r.Election),
+			orDash(statusText(r.Status)), latencyText(r.LatencyMS), strconv.FormatInt(r.Bytes, 10),
+			orDash(versionText(r.Version)), string(r.Outcome), orDash(pollDetail(r))})
 	}
-	return tw.Flush()
+	return writeColumns(io.stdout, rows)
 }
 
 // parseSince reads --since: empty (the beginning), an RFC 3339 time, or a

@@ -1,13 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -248,27 +247,20 @@ func isFinal(st store.Store, e store.Entry) (bool, error) {
 
 func printStatus(io streams, lines []electionStatus, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(io.stdout)
-		for _, s := range lines {
-			if err := enc.Encode(s); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeJSONLines(io.stdout, lines, func(s electionStatus) electionStatus { return s })
 	}
-	tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ELECTION\tLAST POLL (EASTERN)\tOUTCOME\tLAST CHANGE (EASTERN)\tAGE\t"+
-		"FAILURES\tPUBLISHED\tSTATE")
+	rows := [][]string{{"ELECTION", "LAST POLL (EASTERN)", "OUTCOME", "LAST CHANGE (EASTERN)",
+		"AGE", "FAILURES", "PUBLISHED", "STATE"}}
 	for _, s := range lines {
 		published := ""
 		if s.Published != nil {
 			published = fmt.Sprintf("%s (version %d)", s.Published.Snapshot, s.Published.Version)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Election, timeText(s.LastPoll),
+		rows = append(rows, []string{string(s.Election), timeText(s.LastPoll),
 			orDash(string(s.LastOutcome)), timeText(s.LastChange), orDash(s.ChangeAge),
-			s.FailuresInARow, orDash(published), s.State)
+			strconv.Itoa(s.FailuresInARow), orDash(published), string(s.State)})
 	}
-	return tw.Flush()
+	return writeColumns(io.stdout, rows)
 }
 
 func timeText(t *time.Time) string {
