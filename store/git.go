@@ -59,7 +59,9 @@ type gitStore struct {
 	closed  bool
 	commits map[plumbing.Hash]parsedCommit
 	logs    map[snapshot.ElectionID]cachedLog
-	pubs    map[plumbing.Hash]parsedPublication
+	// indexEnds remembers where this store's writes left each log index.
+	indexEnds map[snapshot.ElectionID]indexEnd
+	pubs      map[plumbing.Hash]parsedPublication
 
 	// fault, when set by a test, is called before each step of a write
 	// and fails the write by returning an error.
@@ -111,13 +113,14 @@ func Open(dir string, opts Options) (Store, error) {
 	st := filesystem.NewStorageWithOptions(osfs.New(abs, osfs.WithBoundOS()),
 		cache.NewObjectLRU(objectCacheSize), filesystem.Options{})
 	return &gitStore{
-		dir:      abs,
-		name:     dir,
-		lockWait: wait,
-		st:       st,
-		commits:  map[plumbing.Hash]parsedCommit{},
-		logs:     map[snapshot.ElectionID]cachedLog{},
-		writing:  make(chan struct{}, 1),
+		dir:       abs,
+		name:      dir,
+		lockWait:  wait,
+		st:        st,
+		commits:   map[plumbing.Hash]parsedCommit{},
+		logs:      map[snapshot.ElectionID]cachedLog{},
+		indexEnds: map[snapshot.ElectionID]indexEnd{},
+		writing:   make(chan struct{}, 1),
 	}, nil
 }
 
@@ -414,7 +417,6 @@ func (g *gitStore) log(id snapshot.ElectionID) ([]Entry, error) {
 			g.logs[id] = cachedLog{tip: tip, entries: entries}
 			return copyEntries(entries), nil
 		}
-		g.loadLogIndex(id, tip)
 	}
 	// Walk from the tip to the log read last time, or to the first commit.
 	var entries []Entry

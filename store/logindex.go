@@ -279,54 +279,36 @@ func parseIndexedCommits(records []indexRecord) ([]parsedCommit, error) {
 	return parsed, err
 }
 
-// logFromIndex returns the election's log from its index alone, if the
-// index ends at tip and holds the whole branch down to its first commit.
+// logFromIndex reads the election's log index once. If the index ends at
+// tip and holds the whole branch down to its first commit, it returns the
+// log, newest first. Otherwise it puts the commits it could read into the
+// commit cache, for Log's walk from tip to find there, and returns false.
 // Called with g.mu held.
 func (g *gitStore) logFromIndex(id snapshot.ElectionID, tip plumbing.Hash) ([]Entry, bool) {
 	records, _, err := readLogIndex(g.dir, id)
-	if err != nil || len(records) == 0 || records[len(records)-1].hash != tip {
-		return nil, false
+	if err != nil || len(records) == 0 {
+		return nil, false // the walk reads the repository instead
 	}
 	parsed, err := parseIndexedCommits(records)
-	if err != nil {
-		return nil, false
-	}
+	whole := err == nil && records[len(records)-1].hash == tip
 	parent := plumbing.ZeroHash
-	for i, pc := range parsed {
-		if pc.parent != parent {
-			return nil, false
-		}
+	for i := 0; whole && i < len(parsed); i++ {
+		whole = parsed[i].parent == parent
 		parent = records[i].hash
+	}
+	if !whole {
+		for i, pc := range parsed {
+			if pc.entry.Commit != "" { // parsed; a record that was not stays for the walk
+				g.remember(records[i].hash, pc)
+			}
+		}
+		return nil, false
 	}
 	entries := make([]Entry, len(parsed))
 	for i, pc := range parsed {
 		entries[len(parsed)-1-i] = pc.entry
 	}
 	return entries, true
-}
-
-// loadLogIndex puts the commits of the election's log index into the
-// commit cache, unless the cache already holds the tip. It reads the file
-// only; a record it cannot use is left for Log to read from the
-// repository. Called with g.mu held.
-func (g *gitStore) loadLogIndex(id snapshot.ElectionID, tip plumbing.Hash) {
-	if _, ok := g.commits[tip]; ok {
-		return
-	}
-	records, _, err := readLogIndex(g.dir, id)
-	if err != nil {
-		return // the walk reads the repository instead
-	}
-	for _, r := range records {
-		if _, ok := g.commits[r.hash]; ok {
-			continue
-		}
-		pc, err := parseIndexedCommit(r)
-		if err != nil {
-			return
-		}
-		g.remember(r.hash, pc)
-	}
 }
 
 // updateLogIndex brings the election's log index up to the branch's new
@@ -341,25 +323,57 @@ func (g *gitStore) updateLogIndex(id snapshot.ElectionID, old plumbing.Hash,
 	if len(added) == 0 {
 		return nil
 	}
-	records, size, err := readLogIndex(g.dir, id)
-	if errors.Is(err, errIndexNotFile) {
-		return g.rewriteLogIndex(id, added[len(added)-1].hash)
-	}
-	if err != nil {
-		return err
-	}
-	last := plumbing.ZeroHash
-	if len(records) > 0 {
-		last = records[len(records)-1].hash
-	}
+	tip := added[len(added)-1].hash
 	var buf []byte
 	for _, o := range added {
 		buf = appendRecord(buf, o.hash, o.data)
 	}
-	if last == old && (size > 0 || old.IsZero()) {
-		return appendLogIndex(g.dir, id, size, buf)
+	end, err := g.logIndexEnd(id)
+	if err == nil && end.last == old && (end.size > 0 || old.IsZero()) {
+		err = appendLogIndex(g.dir, id, end.size, buf)
+		if end.size == 0 {
+			end.size = int64(len(logIndexHeader))
+		}
+		end = indexEnd{size: end.size + int64(len(buf)), last: tip}
+	} else if err == nil || errors.Is(err, errIndexNotFile) {
+		end.size, err = g.rewriteLogIndex(id, tip)
+		end.last = tip
 	}
-	return g.rewriteLogIndex(id, added[len(added)-1].hash)
+	if err != nil {
+		delete(g.indexEnds, id)
+		return err
+	}
+	g.indexEnds[id] = end
+	return nil
+}
+
+// indexEnd is where an election's log index ends: its size in bytes of
+// whole records and the commit of its last record.
+type indexEnd struct {
+	size int64
+	last plumbing.Hash
+}
+
+// logIndexEnd returns where the election's log index ends. What this
+// store last wrote there is remembered, and taken as long as the file
+// keeps its size; otherwise, as when another process wrote, the index is
+// read and checked whole. Called with g.mu held.
+func (g *gitStore) logIndexEnd(id snapshot.ElectionID) (indexEnd, error) {
+	if end, ok := g.indexEnds[id]; ok {
+		if fi, err := os.Lstat(logIndexPath(g.dir, id)); err == nil &&
+			fi.Mode().IsRegular() && fi.Size() == end.size {
+			return end, nil
+		}
+	}
+	records, size, err := readLogIndex(g.dir, id)
+	if err != nil {
+		return indexEnd{}, err
+	}
+	end := indexEnd{size: size}
+	if len(records) > 0 {
+		end.last = records[len(records)-1].hash
+	}
+	return end, nil
 }
 
 // appendLogIndex writes buf at offset size of the index, which holds that
@@ -393,25 +407,25 @@ func appendLogIndex(dir string, id snapshot.ElectionID, size int64, buf []byte) 
 // rewriteLogIndex writes the index of the election's branch, whose tip is
 // tip, from the repository's commits, into a new file that replaces the
 // old one.
-func (g *gitStore) rewriteLogIndex(id snapshot.ElectionID, tip plumbing.Hash) error {
+func (g *gitStore) rewriteLogIndex(id snapshot.ElectionID, tip plumbing.Hash) (int64, error) {
 	var chain []indexRecord
 	for h := tip; !h.IsZero(); {
 		obj, err := g.object(h)
 		if err != nil {
-			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+			return 0, fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
 		}
 		r, err := obj.Reader()
 		if err != nil {
-			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+			return 0, fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
 		}
 		content, err := io.ReadAll(r)
 		r.Close()
 		if err != nil {
-			return fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
+			return 0, fmt.Errorf("indexing log of election %s: reading commit %s: %w", id, h, err)
 		}
 		_, parent, _, err := parseCommitContent(string(content))
 		if err != nil {
-			return fmt.Errorf("indexing log of election %s: commit %s: %w", id, h, err)
+			return 0, fmt.Errorf("indexing log of election %s: commit %s: %w", id, h, err)
 		}
 		chain = append(chain, indexRecord{hash: h, content: string(content)})
 		h = parent
@@ -423,16 +437,16 @@ func (g *gitStore) rewriteLogIndex(id snapshot.ElectionID, tip plumbing.Hash) er
 
 	path := logIndexPath(g.dir, id)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("writing log index of election %s: %w", id, err)
+		return 0, fmt.Errorf("writing log index of election %s: %w", id, err)
 	}
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, buf, 0o644); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing log index of election %s: %w", id, err)
+		return 0, fmt.Errorf("writing log index of election %s: %w", id, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing log index of election %s: %w", id, err)
+		return 0, fmt.Errorf("writing log index of election %s: %w", id, err)
 	}
-	return nil
+	return int64(len(buf)), nil
 }

@@ -284,3 +284,20 @@ func TestLogIndexNotAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestLogIndexEndRemembered checks that a store appending to an index it
+// wrote last notices another writer's records in between.
+func TestLogIndexEndRemembered(t *testing.T) {
+	t.Parallel()
+	a, dir := openGit(t)
+	mustPut(t, a, snap("80", 1, t0, docs(1, "a")...))
+	b := openDir(t, dir)
+	mustPut(t, b, snap("80", 2, t0, docs(2, "a")...)) // appended behind a's back
+	b.Close()
+	mustPut(t, a, snap("80", 3, t0, docs(3, "a")...))
+	a.Close()
+	want := commitsOldestFirst(logWithoutIndex(t, dir, "80"))
+	if got := indexedCommits(t, dir, "80"); !reflect.DeepEqual(got, want) {
+		t.Errorf("index holds %v, want the branch's %v", got, want)
+	}
+}
