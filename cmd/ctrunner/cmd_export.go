@@ -221,7 +221,7 @@ func parseExportArgs(c *cli.Context) (exportRequest, error) {
 		if !electionTable(req.table) {
 			return req, usagef("export: --as-of applies to the timeline and snapshots tables only")
 		}
-		at, err := parseAsOf(v)
+		at, err := parseTimeFlag("export", "as-of", v)
 		if err != nil {
 			return req, err
 		}
@@ -261,11 +261,6 @@ func parseLegacyArgs(c *cli.Context, req exportRequest) (exportRequest, error) {
 		}
 	}
 	return req, nil
-}
-
-// parseAsOf reads the --as-of time.
-func parseAsOf(v string) (time.Time, error) {
-	return parseTimeFlag("export", "as-of", v)
 }
 
 // openRows starts writing a table: its name, columns and what it was made

@@ -127,10 +127,10 @@ func parsePlotArgs(c *cli.Context) (plotRequest, error) {
 	if err := parseChartOptions(c, &req); err != nil {
 		return req, err
 	}
-	if req.from, err = plotTime(c, "from"); err != nil {
+	if req.from, err = parseTimeFlag("plot", "from", c.String("from")); err != nil {
 		return req, err
 	}
-	if req.to, err = plotTime(c, "to"); err != nil {
+	if req.to, err = parseTimeFlag("plot", "to", c.String("to")); err != nil {
 		return req, err
 	}
 	if !req.from.IsZero() && !req.to.IsZero() && req.from.After(req.to) {
@@ -176,12 +176,6 @@ func parseChartOptions(c *cli.Context, req *plotRequest) error {
 	req.style.X = chart.XTime
 	req.towns = chart.PrecinctOptions{Towns: towns}
 	return nil
-}
-
-// plotTime reads the time of a --from or --to flag; zero when the flag is
-// not given.
-func plotTime(c *cli.Context, flag string) (time.Time, error) {
-	return parseTimeFlag("plot", flag, c.String(flag))
 }
 
 // runPlot builds the chart from the store and writes its image.

@@ -44,11 +44,11 @@ func runReplayPrint(c *cli.Context, io streams) error {
 	if err != nil {
 		return err
 	}
-	from, err := printTime(c, "from")
+	from, err := parseTimeFlag("replay", "from", c.String("from"))
 	if err != nil {
 		return err
 	}
-	to, err := printTime(c, "to")
+	to, err := parseTimeFlag("replay", "to", c.String("to"))
 	if err != nil {
 		return err
 	}
@@ -122,9 +122,4 @@ func isTerminal(w any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// printTime reads the time of flag name, zero when not given.
-func printTime(c *cli.Context, name string) (time.Time, error) {
-	return parseTimeFlag("replay", name, c.String(name))
 }
