@@ -170,20 +170,10 @@ func fromTo(ch Change) string {
 
 // signed writes n with a sign and thousands separators: "+1,234".
 func signed(n int64) string {
-	sign := "+"
 	if n < 0 {
-		sign, n = "-", -n
+		return snapshot.Thousands(n)
 	}
-	digits := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, d := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	return b.String()
+	return "+" + snapshot.Thousands(n)
 }
 
 // grouped writes a count as written by the API with thousands
@@ -193,7 +183,7 @@ func grouped(s string) string {
 	if err != nil || n < 0 {
 		return s
 	}
-	return signed(n)[1:]
+	return snapshot.Thousands(n)
 }
 
 func (t *textWriter) towns(changes []Change) {

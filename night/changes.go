@@ -226,29 +226,13 @@ func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
-	return thousands(int64(n)) + " " + noun + "s"
+	return snapshot.Thousands(int64(n)) + " " + noun + "s"
 }
 
 // signed writes n with a sign and thousands separators: "+1,234".
 func signed(n int64) string {
 	if n < 0 {
-		return "-" + thousands(-n)
+		return "-" + snapshot.Thousands(-n)
 	}
-	return "+" + thousands(n)
-}
-
-// thousands writes n with thousands separators: "1,234,567".
-func thousands(n int64) string {
-	if n < 0 {
-		return "-" + thousands(-n)
-	}
-	digits := fmt.Sprint(n)
-	var b strings.Builder
-	for i, d := range digits {
-		if i > 0 && (len(digits)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	return b.String()
+	return "+" + snapshot.Thousands(n)
 }

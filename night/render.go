@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"ctrunner/snapshot"
 )
 
 // TimeLayout is how WriteText shows a fetch time, in the location given.
@@ -53,7 +55,7 @@ func raceCells(r *Race, precincts string) []string {
 		cells = append(cells, "no votes yet")
 	} else {
 		l := r.Leader
-		margin := fmt.Sprintf("leads by %s (%s pts)", thousands(r.MarginVotes),
+		margin := fmt.Sprintf("leads by %s (%s pts)", snapshot.Thousands(r.MarginVotes),
 			points(r.MarginPoints))
 		switch {
 		case r.Tie:
@@ -61,7 +63,7 @@ func raceCells(r *Race, precincts string) []string {
 		case r.RunnerUp == nil:
 			margin = "unopposed"
 		}
-		cells = append(cells, l.Label(), thousands(l.Votes), points(l.Share)+"%", margin)
+		cells = append(cells, l.Label(), snapshot.Thousands(l.Votes), points(l.Share)+"%", margin)
 	}
 	if r.PrecinctsReporting != "" && r.PrecinctsReporting != precincts {
 		cells = append(cells, "precincts "+r.PrecinctsReporting)

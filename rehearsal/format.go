@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"ctrunner/snapshot"
 )
 
 // A simulated value is written the way the final document wrote the same
@@ -28,21 +30,10 @@ func parseCount(s string) (n int64, commas, ok bool) {
 
 // formatCount writes n, grouping thousands with commas if commas is set.
 func formatCount(n int64, commas bool) string {
-	s := formatInt(n)
-	if !commas || len(s) <= 3 {
-		return s
+	if !commas {
+		return formatInt(n)
 	}
-	var b strings.Builder
-	lead := len(s) % 3
-	if lead == 0 {
-		lead = 3
-	}
-	b.WriteString(s[:lead])
-	for i := lead; i < len(s); i += 3 {
-		b.WriteByte(',')
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
+	return snapshot.Thousands(n)
 }
 
 // percentStyle is how a percentage was written: "47.80%" (two fixed

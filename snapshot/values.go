@@ -164,3 +164,22 @@ func (l PartyList) IDs() (ids []PartyID, ok bool) {
 
 // String returns the list as written.
 func (l PartyList) String() string { return string(l) }
+
+// Thousands writes n as the API writes large counts, its digits grouped
+// in threes by commas: "1,297,811".
+func Thousands(n int64) string {
+	u, sign := uint64(n), ""
+	if n < 0 {
+		u, sign = -u, "-"
+	}
+	digits := strconv.FormatUint(u, 10)
+	var b strings.Builder
+	b.WriteString(sign)
+	for i := range len(digits) {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(digits[i])
+	}
+	return b.String()
+}

@@ -118,3 +118,18 @@ func TestPartyListIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {-1200, "-1,200"}, {1278959, "1,278,959"},
+		{-999, "-999"}, {100000, "100,000"},
+		{-9223372036854775808, "-9,223,372,036,854,775,808"},
+	} {
+		if got := Thousands(tc.n); got != tc.want {
+			t.Errorf("Thousands(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

@@ -124,12 +124,12 @@ func findVote(list []snapshot.Vote, candidate snapshot.CandidateID, i int) (snap
 
 func voteChange(lab *labeler, town snapshot.TownID, office snapshot.OfficeID,
 	candidate snapshot.CandidateID, before, after int64, missing bool) string {
-	to := group(after)
+	to := snapshot.Thousands(after)
 	if missing {
 		to = "missing"
 	}
 	return fmt.Sprintf("%s: %s %s → %s", lab.place(town, office), lab.candidate(candidate),
-		group(before), to)
+		snapshot.Thousands(before), to)
 }
 
 // official reports whether d's townStatus says the town's results are
@@ -273,10 +273,10 @@ func checkStateTotals(out *collector, prev, next *decoded, lab *labeler) {
 		out.add(StateTotalMismatch, func() string {
 			state := "missing"
 			if m.hasState {
-				state = group(m.state)
+				state = snapshot.Thousands(m.state)
 			}
 			return fmt.Sprintf("%s: %s statewide %s, towns add up to %s",
-				lab.office(m.office), lab.candidate(m.candidate), state, group(m.towns))
+				lab.office(m.office), lab.candidate(m.candidate), state, snapshot.Thousands(m.towns))
 		})
 	}
 }
@@ -303,7 +303,7 @@ func checkNegative(out *collector, next *decoded, lab *labeler) {
 			if n, ok := v.Votes.Int(); ok && n < 0 {
 				out.add(NegativeCount, func() string {
 					return fmt.Sprintf("%s: %s %s votes", lab.place(town, office),
-						lab.candidate(v.Candidate), group(n))
+						lab.candidate(v.Candidate), snapshot.Thousands(n))
 				})
 			}
 		}

@@ -1,7 +1,6 @@
 package suspect
 
 import (
-	"strconv"
 	"strings"
 
 	"ctrunner/snapshot"
@@ -104,30 +103,6 @@ func (l *labeler) place(town snapshot.TownID, office snapshot.OfficeID) string {
 		return "Statewide, " + l.office(office)
 	}
 	return l.town(town, "") + ", " + l.office(office)
-}
-
-// group writes n with thousands separators: 1,278,959.
-func group(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	sign := ""
-	if n < 0 {
-		sign, s = "-", s[1:]
-	}
-	if len(s) <= 3 {
-		return sign + s
-	}
-	var b strings.Builder
-	b.WriteString(sign)
-	lead := len(s) % 3
-	if lead == 0 {
-		lead = 3
-	}
-	b.WriteString(s[:lead])
-	for i := lead; i < len(s); i += 3 {
-		b.WriteByte(',')
-		b.WriteString(s[i : i+3])
-	}
-	return b.String()
 }
 
 // reported reads the number reported in a reporting line such as

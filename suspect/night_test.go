@@ -131,7 +131,7 @@ func TestFaults(t *testing.T) {
 				})
 			},
 			want: Reason{VotesDecreased, fmt.Sprintf("%s %s → %s", place,
-				group(pick.before), group(pick.before-1))},
+				snapshot.Thousands(pick.before), snapshot.Thousands(pick.before-1))},
 		},
 		{
 			name: "reported town removed",
@@ -164,7 +164,7 @@ func TestFaults(t *testing.T) {
 			},
 			want: Reason{StateTotalMismatch, fmt.Sprintf("%s: %s statewide %s, towns add up to %s",
 				officeName(ld, governor), candidateName(ld, pick.candidate),
-				group(pick.state+1000), group(pick.state))},
+				snapshot.Thousands(pick.state+1000), snapshot.Thousands(pick.state))},
 		},
 		{
 			name: "version numbers swapped",
@@ -374,7 +374,7 @@ func setCount(t *testing.T, doc map[string]any, path string, n int64) {
 	if get(doc, path) == nil {
 		t.Fatalf("no count at %s", path)
 	}
-	set(doc, path, group(n))
+	set(doc, path, snapshot.Thousands(n))
 }
 
 func townName(ld *snapshot.LookupData, id string) string {

@@ -436,20 +436,6 @@ func TestReported(t *testing.T) {
 	}
 }
 
-func TestGroup(t *testing.T) {
-	for _, tc := range []struct {
-		n    int64
-		want string
-	}{
-		{0, "0"}, {999, "999"}, {1000, "1,000"}, {-1200, "-1,200"}, {1278959, "1,278,959"},
-		{-999, "-999"}, {100000, "100,000"},
-	} {
-		if got := group(tc.n); got != tc.want {
-			t.Errorf("group(%d) = %q, want %q", tc.n, got, tc.want)
-		}
-	}
-}
-
 func TestChecker(t *testing.T) {
 	var c Checker
 	if _, ok := c.Accepted(); ok {
