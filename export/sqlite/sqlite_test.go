@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"database/sql"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -281,5 +283,74 @@ func TestCreateFailsCleanly(t *testing.T) {
 	_, err = Create(filepath.Join(dir, "missing", "out.db"))
 	if err == nil || !strings.Contains(err.Error(), "out.db") {
 		t.Errorf("Create in a missing folder = %v, want an error naming the file", err)
+	}
+}
+
+// readmeTables reads the tables and columns README.md documents for the
+// SQLite file: the rows of its table of tables, and export_info.
+func readmeTables(t *testing.T) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "**Tables.**")
+	end := strings.Index(text, "**The SQLite file.**")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no **Tables.** section before **The SQLite file.**")
+	}
+	tables := map[string][]string{}
+	for _, line := range strings.Split(text[start:end], "\n") {
+		cells := strings.Split(line, " | ")
+		if len(cells) < 2 || !strings.HasPrefix(cells[0], "| `") {
+			continue
+		}
+		name := strings.Trim(cells[0], "| `")
+		tables[name] = strings.Split(cells[1], ", ")
+	}
+	info := regexp.MustCompile("`export_info` \\(([^)]*)\\)").FindStringSubmatch(text)
+	if info == nil {
+		t.Fatal("README.md does not document export_info's columns")
+	}
+	tables["export_info"] = strings.Fields(strings.ReplaceAll(info[1], ",", " "))
+	return tables
+}
+
+// TestSQLite3ShellMatchesREADME checks, in the sqlite3 shell, that a file
+// of every table has the tables and columns README.md documents, in order.
+func TestSQLite3ShellMatchesREADME(t *testing.T) {
+	shell, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("sqlite3 shell not installed (apt-get install sqlite3); skipping the shell check")
+	}
+	want := readmeTables(t)
+	if len(want) < 9 {
+		t.Fatalf("README.md documents %d tables, want the 8 tables and export_info: %v",
+			len(want), want)
+	}
+	path := filepath.Join(t.TempDir(), "e24.db")
+	writeDB(t, path, recordedTables(t, "24", "42355"))
+
+	out, err := exec.Command(shell, "-batch", path,
+		"SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name;").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+	got := strings.Fields(string(out))
+	names := slices.Sorted(maps.Keys(want))
+	if !slices.Equal(got, names) {
+		t.Errorf("sqlite3 lists the tables %v, README.md documents %v", got, names)
+	}
+	for _, name := range names {
+		out, err := exec.Command(shell, "-batch", path,
+			"SELECT name FROM pragma_table_info('"+name+"') ORDER BY cid;").CombinedOutput()
+		if err != nil {
+			t.Fatalf("sqlite3: %v\n%s", err, out)
+		}
+		if cols := strings.Fields(string(out)); !slices.Equal(cols, want[name]) {
+			t.Errorf("table %s has the columns %v in sqlite3, README.md documents %v",
+				name, cols, want[name])
+		}
 	}
 }
